@@ -1,0 +1,1 @@
+"""CTPN geometry: anchors, box coding, text-line construction, NMS (numpy only)."""

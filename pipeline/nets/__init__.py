@@ -1,0 +1,1 @@
+"""Network definitions only: no pre- or post-processing, no file I/O."""

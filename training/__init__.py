@@ -1,0 +1,1 @@
+"""Offline data synthesis and training for the orientation, CTPN and CRNN models."""

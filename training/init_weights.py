@@ -1,0 +1,34 @@
+"""Write randomly initialised weights for every model, so that loading works before training.
+
+Only for a fresh checkout of the architecture; trained weights replace these.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from core.settings import get_settings
+from pipeline.charset import Charset
+from pipeline.nets.crnn import CrnnConfig, CrnnNet
+from pipeline.nets.ctpn import CtpnConfig, CtpnNet
+from pipeline.nets.orientation import OrientationConfig, OrientationNet
+from pipeline.weights import save_model
+
+UNTRAINED = {"data": "none", "steps": 0, "metrics": {}, "note": "random initialisation, not trained"}
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    model_dir = get_settings().model_dir
+    save_model(OrientationNet(OrientationConfig()), model_dir, "orientation",
+               {"architecture": "orientation", "config": OrientationConfig().to_dict(), "training": UNTRAINED})
+    save_model(CtpnNet(CtpnConfig()), model_dir, "ctpn", {"architecture": "ctpn", "config": CtpnConfig().to_dict(), "training": UNTRAINED})
+    for lang in ("mix", "en"):
+        charset = Charset.load(model_dir / f"charset_{lang}.txt")
+        cfg = CrnnConfig(num_classes=charset.num_classes)
+        save_model(CrnnNet(cfg), model_dir, f"crnn_{lang}",
+                   {"architecture": "crnn", "config": cfg.to_dict(), "charset": f"charset_{lang}.txt", "training": UNTRAINED})
+
+
+if __name__ == "__main__":
+    main()
