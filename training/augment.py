@@ -1,0 +1,81 @@
+"""Degradations that make clean renders look like desktop scans and phone photos.
+
+All functions take and return uint8 grayscale arrays and draw randomness only
+from the ``rng`` they are given, so a seed reproduces a sample.
+"""
+
+from __future__ import annotations
+
+import random
+
+import cv2
+import numpy as np
+
+
+def blur(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    sigma = rng.uniform(0.3, 1.3)
+    return cv2.GaussianBlur(img, (0, 0), sigma)
+
+
+def noise(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    sigma = rng.uniform(2, 14)
+    n = np.random.default_rng(rng.getrandbits(32)).normal(0, sigma, img.shape)
+    return np.clip(img.astype(np.float32) + n, 0, 255).astype(np.uint8)
+
+
+def jpeg(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, rng.randint(25, 90)])
+    return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else img
+
+
+def low_contrast(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    lo, hi = rng.uniform(0, 90), rng.uniform(170, 255)
+    return (lo + img.astype(np.float32) * (hi - lo) / 255).astype(np.uint8)
+
+
+def binarise(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    _, out = cv2.threshold(img, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return out
+
+
+def resolution_loss(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    """Down- then up-sample: text scanned or photographed smaller than it is shown."""
+    f = rng.uniform(0.4, 0.8)
+    h, w = img.shape
+    small = cv2.resize(img, (max(1, int(w * f)), max(1, int(h * f))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def uneven_light(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    """A linear light gradient with an optional soft shadow band, as in phone photos."""
+    h, w = img.shape
+    angle = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ramp = (np.cos(angle) * xx / max(w, 1) + np.sin(angle) * yy / max(h, 1))
+    gain = 1.0 - rng.uniform(0.1, 0.45) * (ramp - ramp.min()) / max(np.ptp(ramp), 1e-6)
+    if rng.random() < 0.3:
+        x0 = rng.uniform(0, w)
+        gain *= 1.0 - 0.35 * np.exp(-((xx - x0) / (0.1 * w + 1)) ** 2)
+    return np.clip(img.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+
+
+def perspective(img: np.ndarray, rng: random.Random, amount: float = 0.04) -> np.ndarray:
+    h, w = img.shape
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    jitter = np.float32([[rng.uniform(-amount, amount) * w, rng.uniform(-amount, amount) * h] for _ in range(4)])
+    m = cv2.getPerspectiveTransform(src, src + jitter)
+    border = int(np.median(np.concatenate([img[0], img[-1]])))
+    return cv2.warpPerspective(img, m, (w, h), borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+
+
+SCAN = (blur, noise, jpeg, low_contrast, binarise, resolution_loss)
+PHOTO = (blur, noise, jpeg, uneven_light, perspective, resolution_loss)
+
+
+def degrade(img: np.ndarray, rng: random.Random, strength: float = 0.5) -> np.ndarray:
+    """Apply a random subset of scan or photo degradations; ``strength`` is the chance of each."""
+    ops = SCAN if rng.random() < 0.6 else PHOTO
+    for op in ops:
+        if rng.random() < strength * (0.4 if op is binarise else 1.0):
+            img = op(img, rng)
+    return img

@@ -1,0 +1,151 @@
+"""Real page layouts: PDFs shipped in Debian packages, rasterised with their text layer as line ground truth.
+
+Pages are rendered with ``pdftoppm`` at a random DPI; lines and their text come
+from ``pdftotext -bbox-layout`` (poppler-utils). A text-layer line is split
+where its words are far apart (table cells, tab stops), because the detector
+keeps those apart too. Pages whose ink lies mostly outside the text layer
+(figures, scanned images) are skipped: their unlabelled ink would teach the
+detector that text is background.
+
+The ``debian-reference-*`` packages are reserved for evaluation and never read.
+``VALIDATION_PDFS`` are only ever used for validation, never for training.
+"""
+
+from __future__ import annotations
+
+import gzip
+import html
+import random
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from training.corpus import DATA_DIR, RESERVED
+from training.pages import Page, box_quad
+
+TRAIN_PDFS = (
+    "/usr/share/doc/maint-guide-zh-cn/maint-guide.zh-cn.pdf",
+    "/usr/share/doc/bzip2/manual.pdf.gz",
+    "/usr/share/doc/fontconfig/fontconfig-user.pdf.gz",
+    "/usr/share/doc/libtasn1-doc/libtasn1.pdf",
+    "/usr/share/doc/nettle-dev/nettle.pdf.gz",
+    "/usr/share/doc/valgrind/valgrind_manual.pdf.gz",
+    "/usr/share/doc/zlib1g-dev/crc-doc.1.0.pdf.gz",
+)
+VALIDATION_PDFS = (
+    "/usr/share/doc/debian/FAQ/debian-faq.zh-cn.pdf.gz",
+    "/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf",
+)
+SPLIT_GAP_PT = 20.0  # a word gap wider than this (about 2 anchor widths at working size) splits a line
+MAX_STRAY_INK = 0.15  # skip pages with more ink than this outside the text layer's lines
+
+_WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>')
+
+
+def local_pdf(path: str, cache: Path = DATA_DIR / "pdfs") -> Path:
+    """The PDF itself, or its gunzipped copy in the (git-ignored) data folder."""
+    if RESERVED in path:
+        raise ValueError(f"{path} is reserved for evaluation")
+    src = Path(path)
+    if src.suffix != ".gz":
+        return src
+    out = cache / src.name.removesuffix(".gz")
+    if not out.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        with gzip.open(src, "rb") as f, open(tmp, "wb") as g:
+            shutil.copyfileobj(f, g)
+        tmp.replace(out)
+    return out
+
+
+def page_count(pdf: Path) -> int:
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"^Pages:\s+(\d+)", info, re.M)
+    return int(match.group(1)) if match else 0
+
+
+def text_lines(pdf: Path, page: int) -> list[tuple[np.ndarray, str]]:
+    """Lines of one page as ((4, 2) quad in PDF points, text), split at wide word gaps."""
+    out = subprocess.run(["pdftotext", "-bbox-layout", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                         capture_output=True, text=True, check=True).stdout
+    lines = []
+    for block in out.split("<line ")[1:]:
+        words = [(float(a), float(b), float(c), float(d), html.unescape(t)) for a, b, c, d, t in _WORD.findall(block)]
+        words = [w for w in words if w[4].strip()]
+        if not words:
+            continue
+        height = max(w[3] for w in words) - min(w[1] for w in words)
+        group = [words[0]]
+        for w in words[1:]:
+            if w[0] - group[-1][2] > max(SPLIT_GAP_PT, 1.5 * height):
+                lines.append(group)
+                group = []
+            group.append(w)
+        lines.append(group)
+    result = []
+    for group in lines:
+        x0, y0 = min(w[0] for w in group), min(w[1] for w in group)
+        x1, y1 = max(w[2] for w in group), max(w[3] for w in group)
+        text = "".join(w[4] if i == 0 or w[0] - group[i - 1][2] < 0.15 * (y1 - y0) else " " + w[4]
+                       for i, w in enumerate(group))
+        result.append((box_quad(x0, y0, x1, y1), text))
+    return result
+
+
+def render(pdf: Path, page: int, dpi: int) -> np.ndarray:
+    out = subprocess.run(["pdftoppm", "-gray", "-r", str(dpi), "-f", str(page), "-l", str(page), "-singlefile", str(pdf)],
+                         capture_output=True, check=True).stdout
+    img = cv2.imdecode(np.frombuffer(out, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise ValueError(f"pdftoppm gave no image for {pdf} page {page}")
+    return img
+
+
+def pdf_page(pdf: Path, page: int, dpi: int) -> Page | None:
+    """One rendered page with its lines in pixels, or None when it has too few lines or too much unlabelled ink."""
+    lines = text_lines(pdf, page)
+    if len(lines) < 3:
+        return None
+    img = render(pdf, page, dpi)
+    s = dpi / 72.0
+    quads = np.stack([q for q, _ in lines]) * s
+    paper = int(np.median(img[::4, ::4]))
+    ink = np.abs(img.astype(np.int16) - paper) > 40
+    covered = np.zeros(img.shape, np.uint8)
+    for q in quads:
+        x0, y0 = np.floor(q.min(0) - 2 * s).astype(int)
+        x1, y1 = np.ceil(q.max(0) + 2 * s).astype(int)
+        covered[max(y0, 0):y1, max(x0, 0):x1] = 1
+    total = int(ink.sum())
+    if total == 0 or int((ink & (covered == 0)).sum()) > MAX_STRAY_INK * total:
+        return None
+    return Page(image=img, quads=quads, texts=[t for _, t in lines], ink=ink, kind="pdf")
+
+
+class PdfPages:
+    """Random pages of the training PDFs (or the validation ones) at random DPI."""
+
+    def __init__(self, seed: int, paths: tuple[str, ...] = TRAIN_PDFS, dpi: tuple[int, int] = (100, 200)):
+        self.rng = random.Random(seed)
+        self.dpi = dpi
+        self.docs = []
+        for path in paths:
+            if Path(path).is_file():
+                pdf = local_pdf(path)
+                self.docs.append((pdf, page_count(pdf)))
+
+    def __bool__(self) -> bool:
+        return bool(self.docs)
+
+    def sample(self, tries: int = 8) -> Page | None:
+        for _ in range(tries):
+            pdf, pages = self.rng.choice(self.docs)
+            page = pdf_page(pdf, self.rng.randint(1, pages), self.rng.randint(*self.dpi))
+            if page is not None:
+                return page
+        return None

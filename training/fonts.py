@@ -1,0 +1,78 @@
+"""Fonts from Debian packages, grouped by what they can render.
+
+A font is (path, face index) because CJK fonts ship as TrueType collections.
+Coverage comes from each face's cmap, so a line is never rendered with a font
+that would draw tofu boxes for some of its characters.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from fontTools.ttLib import TTCollection, TTFont
+
+FONT_ROOTS = (Path("/usr/share/fonts"),)
+
+# Families we train on: serif, sans, kai, song/ming, hei, mono, bold. Condensed,
+# math and oblique-only faces are left out; italics stay for English variety.
+SKIP = ("MathTeXGyre", "ExtraLight")
+
+
+@dataclass(frozen=True)
+class Font:
+    path: str
+    index: int
+    name: str
+    cjk: bool
+
+    def covers(self, text: str) -> bool:
+        cmap = _cmap(self.path, self.index)
+        return all(ord(ch) in cmap or ch == " " for ch in text)
+
+
+@functools.cache
+def _cmap(path: str, index: int) -> frozenset[int]:
+    if path.endswith((".ttc", ".otc")):
+        font = TTCollection(path, lazy=True).fonts[index]
+    else:
+        font = TTFont(path, lazy=True)
+    return frozenset(font.getBestCmap() or {})
+
+
+def _faces(path: Path) -> list[tuple[int, str]]:
+    if path.suffix.lower() in (".ttc", ".otc"):
+        faces = TTCollection(str(path), lazy=True).fonts
+    else:
+        faces = [TTFont(str(path), lazy=True)]
+    out = []
+    for i, face in enumerate(faces):
+        out.append((i, face["name"].getDebugName(4) or path.stem))
+    return out
+
+
+@functools.cache
+def discover(roots: tuple[Path, ...] = FONT_ROOTS) -> list[Font]:
+    fonts = []
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if path.suffix.lower() not in (".ttf", ".otf", ".ttc") or any(s in path.name for s in SKIP):
+                continue
+            for index, name in _faces(path):
+                # CJK collections hold JP/KR/TC/HK variants whose glyph shapes differ from
+                # simplified Chinese; only the SC/CN faces are used.
+                if ("CJK" in name and " SC" not in name) or name.endswith((" HK", " TW", " TW MBE")):
+                    continue
+                font = Font(str(path), index, name, cjk=False)
+                cjk = 0x4E2D in _cmap(font.path, index) and 0x6587 in _cmap(font.path, index)
+                fonts.append(Font(str(path), index, name, cjk=cjk))
+    return fonts
+
+
+def cjk_fonts() -> list[Font]:
+    return [f for f in discover() if f.cjk]
+
+
+def latin_fonts() -> list[Font]:
+    return [f for f in discover() if not f.cjk]

@@ -1,0 +1,294 @@
+"""Train the CTPN line detector on synthetic and Debian-PDF pages; resumable, seeded, CPU or GPU.
+
+    python -m training.train_ctpn --minutes 60
+
+Pages are drawn (training.pages) or rendered from Debian PDFs (training.debian_pdfs),
+degraded like scans and photos, brought to working size by the pipeline's own
+preprocessing, and cut into random crops aligned to the anchor grid. The loss is
+the CTPN paper's: cross-entropy on text/non-text for a sample of anchors per
+crop (at most half positive; half of the negatives the hardest ones), smooth L1
+on the vertical coordinates of the sampled positives, and smooth L1 on the side
+offsets of anchors near line ends. Validation runs the real detection stage
+(pipeline.detector) on a fixed set of whole pages and scores line H-mean at
+IoU 0.5; the best weights so far go to models/ctpn.safetensors with their card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from core.settings import get_settings
+from pipeline.detector import CtpnDetector
+from pipeline.nets.common import to_input
+from pipeline.nets.ctpn import STRIDE, CtpnConfig, CtpnNet
+from pipeline.weights import load_weights, read_card, save_model
+from training.checkpoints import load_state, save_state
+from training.ctpn_targets import assign
+from training.debian_pdfs import TRAIN_PDFS, VALIDATION_PDFS, PdfPages
+from training.detection_metrics import DetectionScore
+from training.pages import Page, PageSynth, distort, to_working_page
+
+log = logging.getLogger("train_ctpn")
+RUNS = Path(__file__).resolve().parent / "runs"
+DATA_NOTE = ("synthetic pages (training.pages: documents in one or two columns, tables, forms, receipts, signs; "
+             "Chinese/English/numbers from the Debian-package corpus and jieba words; Debian fonts; clutter: rules, boxes, "
+             "barcodes, stamps, photos, signatures) and pages of Debian package PDFs (" + ", ".join(Path(p).name for p in TRAIN_PDFS)
+             + ") with pdftotext line boxes; never debian-reference; tilt +-3 deg, perspective, scan and photo degradations")
+
+
+def working_page(synth: PageSynth, pdfs: PdfPages | None, rng: random.Random, pdf_fraction: float) -> Page:
+    page = pdfs.sample() if pdfs and rng.random() < pdf_fraction else None
+    if page is None:
+        page = synth(render_scale=rng.choice([1.0, 1.0, 1.25, 1.5]))
+    return to_working_page(distort(page, rng))
+
+
+def random_crop(page: Page, size: int, rng: random.Random) -> Page:
+    """A size x size crop at grid-aligned offsets, centred near a random line most of the time; padded with paper."""
+    h, w = page.image.shape
+    if len(page.quads) and rng.random() < 0.8:
+        cx, cy = page.quads[rng.randrange(len(page.quads))].mean(0)
+        x0, y0 = cx - rng.uniform(0.1, 0.9) * size, cy - rng.uniform(0.1, 0.9) * size
+    else:
+        x0, y0 = rng.uniform(0, max(0, w - size)), rng.uniform(0, max(0, h - size))
+    x0 = int(np.clip(x0, 0, max(0, w - size)) // STRIDE * STRIDE)
+    y0 = int(np.clip(y0, 0, max(0, h - size)) // STRIDE * STRIDE)
+    paper = int(np.median(page.image[::8, ::8]))
+    img = np.full((size, size), paper, np.uint8)
+    ink = np.zeros((size, size), bool)
+    part = page.image[y0:y0 + size, x0:x0 + size]
+    img[:part.shape[0], :part.shape[1]] = part
+    if page.ink is not None:
+        ink[:part.shape[0], :part.shape[1]] = page.ink[y0:y0 + size, x0:x0 + size]
+    quads = page.quads - np.float32([x0, y0])
+    inside = (quads[..., 0].max(1) > 0) & (quads[..., 0].min(1) < size) & (quads[..., 1].max(1) > 0) & (quads[..., 1].min(1) < size)
+    return Page(image=img, quads=quads[inside], texts=[t for t, i in zip(page.texts, inside, strict=True) if i], ink=ink)
+
+
+def collate(crops: list[Page]) -> dict:
+    targets = [assign(c.quads, c.image.shape[0], c.image.shape[1], c.ink) for c in crops]
+    return {
+        "images": to_input(np.stack([c.image for c in crops])),  # (B, 1, S, S)
+        "labels": torch.from_numpy(np.stack([t.labels for t in targets])),  # (B, h, w, K)
+        "vertical": torch.from_numpy(np.stack([t.vertical for t in targets])),  # (B, h, w, K, 2)
+        "side": torch.from_numpy(np.stack([t.side for t in targets])),  # (B, h, w, K)
+        "side_mask": torch.from_numpy(np.stack([t.side_mask for t in targets])),
+    }
+
+
+class CropBatches(IterableDataset):
+    """Endless batches of crops with their anchor targets, made in worker processes."""
+
+    def __init__(self, batch_size: int, crop: int, seed: int, pdf_fraction: float, crops_per_page: int = 2):
+        self.batch_size, self.crop, self.seed, self.pdf_fraction, self.per_page = batch_size, crop, seed, pdf_fraction, crops_per_page
+
+    def __iter__(self):
+        info = get_worker_info()
+        seed = self.seed * 1000 + (info.id if info else 0)
+        rng = random.Random(seed)
+        synth = PageSynth(seed)
+        pdfs = PdfPages(seed) if self.pdf_fraction > 0 else None
+        pool: list[Page] = []
+        while True:
+            page = working_page(synth, pdfs, rng, self.pdf_fraction)
+            pool += [random_crop(page, self.crop, rng) for _ in range(self.per_page)]
+            if len(pool) >= 2 * self.batch_size:  # mix crops of different pages in a batch
+                rng.shuffle(pool)
+                batch, pool = pool[: self.batch_size], pool[self.batch_size:]
+                yield collate(batch)
+
+
+def sample_anchors(labels: torch.Tensor, text_logit: torch.Tensor, per_image: int, max_pos: int) -> torch.Tensor:
+    """Flat indices of the anchors that enter the score loss: positives, hardest negatives, random negatives."""
+    b, n = labels.shape
+    chosen = []
+    for i in range(b):
+        pos = torch.nonzero(labels[i] == 1).squeeze(1)
+        neg = torch.nonzero(labels[i] == 0).squeeze(1)
+        pos = pos[torch.randperm(len(pos), device=pos.device)[:max_pos]]
+        n_neg = min(per_image - len(pos), len(neg))
+        hard = neg[text_logit[i, neg].topk(n_neg // 2).indices]
+        rand = neg[torch.randperm(len(neg), device=neg.device)[: n_neg - len(hard)]]
+        chosen.append(i * n + torch.cat([pos, hard, rand]))
+    return torch.cat(chosen)
+
+
+def ctpn_loss(outputs, batch: dict, per_image: int = 128, max_pos: int = 64, side_weight: float = 2.0):
+    score, vertical, side = outputs  # (B, h, w, K, 2), (B, h, w, K, 2), (B, h, w, K)
+    b = score.shape[0]
+    score = score.reshape(b, -1, 2)
+    labels = batch["labels"].reshape(b, -1).long()
+    text_logit = (score[..., 1] - score[..., 0]).detach()
+    idx = sample_anchors(labels, text_logit, per_image, max_pos)
+    flat_labels = labels.reshape(-1)[idx]
+    cls = F.cross_entropy(score.reshape(-1, 2)[idx], flat_labels)
+    pos = idx[flat_labels == 1]
+    if len(pos):
+        reg = F.smooth_l1_loss(vertical.reshape(-1, 2)[pos], batch["vertical"].reshape(-1, 2)[pos], beta=1 / 9, reduction="sum") / len(pos)
+    else:
+        reg = score.sum() * 0
+    mask = batch["side_mask"].reshape(-1)
+    if mask.any():
+        side_loss = F.smooth_l1_loss(side.reshape(-1)[mask], batch["side"].reshape(-1)[mask], beta=1 / 9)
+    else:
+        side_loss = score.sum() * 0
+    return cls + reg + side_weight * side_loss, (cls.item(), reg.item(), side_loss.item())
+
+
+def validation_set(synthetic: int, pdf: int) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """Fixed whole pages at working size: (image, true quads, kind). Seeds disjoint from training."""
+    rng = random.Random(424_242)
+    synth = PageSynth(9_876_543)
+    out = []
+    for _ in range(synthetic):
+        p = to_working_page(distort(synth(render_scale=rng.choice([1.0, 1.25])), rng))
+        out.append((p.image, p.quads, p.kind))
+    pdfs = PdfPages(77, VALIDATION_PDFS, dpi=(120, 160))
+    for _ in range(pdf if pdfs else 0):
+        page = pdfs.sample()
+        if page is not None:
+            p = to_working_page(distort(page, rng, strength=0.2))
+            out.append((p.image, p.quads, "pdf"))
+    return out
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, pages, device) -> dict:
+    model.eval()
+    detector = CtpnDetector(model, device)
+    total, pdf = DetectionScore(), DetectionScore()
+    for image, quads, kind in pages:
+        lines = detector(image)
+        pred = np.stack([ln.polygon for ln in lines]) if lines else np.zeros((0, 4, 2), np.float32)
+        total.add(pred, quads)
+        if kind == "pdf":
+            pdf.add(pred, quads)
+    model.train()
+    return {"hmean": total.hmean, "precision": total.precision, "recall": total.recall,
+            "pdf_hmean": pdf.hmean, "lines": total.true}
+
+
+def build(device, model_dir: Path, run: Path, lr: float):
+    model = CtpnNet(CtpnConfig()).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    state = load_state(run / "last.pt")
+    if state:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        log.info("resumed %s at step %d (best H-mean %.4f)", run / "last.pt", state["step"], state["best"])
+        return model, opt, {k: v for k, v in state.items() if k not in ("model", "opt")}
+    card = read_card(model_dir, "ctpn")
+    t = card.get("training", {})
+    if t.get("steps", 0) > 0:
+        load_weights(model, model_dir, "ctpn", card)
+        log.info("starting from shipped weights (%d steps)", t["steps"])
+        return model, opt, {"step": t["steps"], "crops": t.get("crops", 0), "pages": t.get("pages", 0),
+                            "best": t.get("val_hmean", 0.0), "seconds": t.get("seconds", 0)}
+    return model, opt, {"step": 0, "crops": 0, "pages": 0, "best": 0.0, "seconds": 0}
+
+
+def export(model, model_dir: Path, state: dict, metrics: dict, args) -> None:
+    card = {
+        "architecture": "ctpn",
+        "config": model.cfg.to_dict(),
+        "training": {"data": DATA_NOTE, "steps": state["step"], "crops": state["crops"], "pages": state["pages"],
+                     "seconds": int(state["seconds"]), "batch_size": args.batch_size, "crop": args.crop, "lr": args.lr,
+                     "seed": args.seed, "val_hmean": metrics["hmean"],
+                     "command": "python -m training.train_ctpn --minutes N (resumes from training/runs/ctpn/last.pt)"},
+        "metrics": {"synthetic_val_hmean_iou50": round(metrics["hmean"], 4), "precision": round(metrics["precision"], 4),
+                    "recall": round(metrics["recall"], 4), "debian_pdf_val_hmean": round(metrics["pdf_hmean"], 4),
+                    "val_pages": args.val_pages + args.val_pdf_pages, "val_lines": metrics["lines"],
+                    "note": "validation pages: synthetic (seeded, disjoint) and " + ", ".join(Path(p).name for p in VALIDATION_PDFS)},
+    }
+    save_model(model, model_dir, "ctpn", card)
+
+
+def train(args) -> None:
+    torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu")
+    model_dir = Path(args.model_dir or get_settings().model_dir)
+    run = RUNS / "ctpn"
+    model, opt, state = build(device, model_dir, run, args.lr)
+    val = validation_set(args.val_pages, args.val_pdf_pages)
+    log.info("validation set: %d pages, %d lines", len(val), sum(len(q) for _, q, _ in val))
+    data = CropBatches(args.batch_size, args.crop, seed=args.seed + state["step"], pdf_fraction=args.pdf_fraction)
+    loader = DataLoader(data, batch_size=None, num_workers=args.workers, persistent_workers=args.workers > 0,
+                        prefetch_factor=2 if args.workers else None)
+    start = time.time()
+    last_val = last_log = start
+    crops_at_log = state["crops"]
+    parts = np.zeros(3)
+    model.train()
+    for batch in loader:
+        batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        loss, losses = ctpn_loss(model(batch["images"]), batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        parts += losses
+        state["step"] += 1
+        state["crops"] += batch["images"].shape[0]
+        state["pages"] += batch["images"].shape[0] // 2  # two crops per page
+        now = time.time()
+        if now - last_log >= 60:
+            n = state["crops"] - crops_at_log
+            cls, reg, side = parts / max(1, n // batch["images"].shape[0])
+            log.info("step %d crops %d loss cls %.3f vertical %.3f side %.3f %.2f crops/s lr %.2e",
+                     state["step"], state["crops"], cls, reg, side, n / (now - last_log), opt.param_groups[0]["lr"])
+            last_log, crops_at_log, parts = now, state["crops"], np.zeros(3)
+        done = now - start >= args.minutes * 60
+        if now - last_val >= args.val_minutes * 60 or done:
+            state["seconds"] += now - last_val
+            last_val = now
+            metrics = evaluate(model, val, device)
+            improved = metrics["hmean"] > state["best"]
+            if improved:
+                state["best"] = metrics["hmean"]
+                export(model, model_dir, state, metrics, args)
+            else:
+                state["bad_evals"] = state.get("bad_evals", 0) + 1
+                if state["bad_evals"] % 3 == 0:
+                    for g in opt.param_groups:
+                        g["lr"] = max(g["lr"] * 0.5, 1e-5)
+            log.info("validation H-mean %.4f (P %.3f R %.3f, Debian PDF %.4f; best %.4f)%s", metrics["hmean"],
+                     metrics["precision"], metrics["recall"], metrics["pdf_hmean"], state["best"], " exported" if improved else "")
+            save_state(run / "last.pt", model=model.state_dict(), opt=opt.state_dict(), **state)
+        if done:
+            break
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--minutes", type=float, default=9.0, help="wall-clock budget of this run")
+    p.add_argument("--val-minutes", type=float, default=10.0)
+    p.add_argument("--val-pages", type=int, default=32, help="synthetic validation pages")
+    p.add_argument("--val-pdf-pages", type=int, default=8, help="validation pages from VALIDATION_PDFS")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--crop", type=int, default=512, help="crop side in working pixels, a multiple of 16")
+    p.add_argument("--pdf-fraction", type=float, default=0.2, help="share of pages rendered from Debian PDFs")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--model-dir", default=None)
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    train(args)
+
+
+if __name__ == "__main__":
+    main()
