@@ -108,6 +108,12 @@ class StorageUnavailable(TransientError):
     code = "storage_unavailable"
 
 
+class QueueUnavailable(TransientError):
+    """The job queue (broker) could not be reached."""
+
+    code = "queue_unavailable"
+
+
 # --- platform -----------------------------------------------------------------
 class NotFound(OcrError):
     """No such resource."""
@@ -133,6 +139,10 @@ class RateLimited(OcrError):
     code = "rate_limited"
     retryable = True
 
+    def __init__(self, message: str | None = None, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds until the caller may try again
+
 
 class QuotaExceeded(OcrError):
     """The key's quota is used up."""
@@ -156,3 +166,9 @@ class PageFailedTooOften(OcrError):
     """The page failed on every allowed attempt (it may crash workers)."""
 
     code = "page_attempts_exhausted"
+
+
+class PageTimeout(OcrError):
+    """The page took longer than its time limit."""
+
+    code = "page_timeout"

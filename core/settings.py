@@ -25,6 +25,11 @@ def _str(name: str, default: str) -> str:
     return default if raw in (None, "") else raw
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else raw.strip().lower() in ("1", "true", "yes", "on")
+
+
 @dataclass(frozen=True)
 class Settings:
     # pipeline
@@ -47,10 +52,23 @@ class Settings:
     max_page_attempts: int
     api_host: str
     api_port: int
+    # platform (job service); defaults so code that builds Settings by hand keeps working
+    broker_visibility_timeout: int = 240  # seconds; must stay above page_hard_time_limit
+    broker_key_prefix: str = ""  # prefixes every Redis key (lets test runs share one Redis)
+    max_files_per_job: int = 100
+    default_rate_limit: int = 600  # requests per minute for keys without their own limit; 0 = none
+    sync_timeout: int = 60  # seconds /api/ocr and POST /v1/index wait for their job
+    webhook_timeout: float = 10.0
+    webhook_max_retries: int = 6
+    webhook_backoff: int = 5  # seconds before the first webhook retry; doubles each time
+    pipeline_factory: str = "pipeline.pipeline:get_pipeline"  # "module:callable(lang)"; tests swap in a fault injector
+    anonymous_compat: bool = False  # let /api/ocr and /v1/index run without an API key
+    heartbeat_interval: int = 10  # seconds between worker heartbeats; a worker silent for 3x this is offline
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         data_dir = Path(_str("OCR_DATA_DIR", str(REPO_ROOT / "var")))
+        hard_limit = _int("OCR_PAGE_HARD_TIME_LIMIT", 180)
         return cls(
             device=_str("OCR_DEVICE", "auto"),
             model_dir=Path(_str("OCR_MODEL_DIR", str(REPO_ROOT / "models"))),
@@ -66,10 +84,21 @@ class Settings:
             max_upload_bytes=_int("OCR_MAX_UPLOAD_BYTES", 100 * 1024 * 1024),
             max_pages_per_job=_int("OCR_MAX_PAGES_PER_JOB", 500),
             page_soft_time_limit=_int("OCR_PAGE_SOFT_TIME_LIMIT", 120),
-            page_hard_time_limit=_int("OCR_PAGE_HARD_TIME_LIMIT", 180),
+            page_hard_time_limit=hard_limit,
             max_page_attempts=_int("OCR_MAX_PAGE_ATTEMPTS", 3),
             api_host=_str("OCR_API_HOST", "127.0.0.1"),
             api_port=_int("OCR_API_PORT", 8000),
+            broker_visibility_timeout=_int("OCR_BROKER_VISIBILITY_TIMEOUT", hard_limit + 60),
+            broker_key_prefix=_str("OCR_BROKER_KEY_PREFIX", ""),
+            max_files_per_job=_int("OCR_MAX_FILES_PER_JOB", 100),
+            default_rate_limit=_int("OCR_DEFAULT_RATE_LIMIT", 600),
+            sync_timeout=_int("OCR_SYNC_TIMEOUT", 60),
+            webhook_timeout=_float("OCR_WEBHOOK_TIMEOUT", 10.0),
+            webhook_max_retries=_int("OCR_WEBHOOK_MAX_RETRIES", 6),
+            webhook_backoff=_int("OCR_WEBHOOK_BACKOFF", 5),
+            pipeline_factory=_str("OCR_PIPELINE_FACTORY", "pipeline.pipeline:get_pipeline"),
+            anonymous_compat=_bool("OCR_ANONYMOUS_COMPAT", False),
+            heartbeat_interval=_int("OCR_HEARTBEAT_INTERVAL", 10),
         )
 
 

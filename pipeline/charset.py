@@ -56,7 +56,7 @@ class Charset:
         return len(self.chars) + 1  # + blank
 
     @classmethod
-    def load(cls, path: Path) -> "Charset":
+    def load(cls, path: Path) -> Charset:
         text = Path(path).read_text(encoding="utf-8")
         return cls([line for line in text.split("\n") if line != ""])
 

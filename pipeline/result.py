@@ -14,13 +14,13 @@ Point = tuple[float, float]
 @dataclass
 class Line:
     text: str
-    confidence: float  # 0..1, the line's probability under greedy CTC
+    confidence: float  # 0..1, geometric mean of char_confidences (see pipeline/ctc.py)
     polygon: list[Point]  # 4 points, clockwise from top-left, page pixels
     bbox: tuple[float, float, float, float]  # x0, y0, x1, y1
     char_confidences: list[float] = field(default_factory=list)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Line":
+    def from_dict(cls, d: dict) -> Line:
         return cls(
             text=d["text"],
             confidence=float(d["confidence"]),
@@ -50,7 +50,7 @@ class Page:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Page":
+    def from_dict(cls, d: dict) -> Page:
         return cls(
             page_number=int(d["page_number"]),
             width=int(d["width"]),
@@ -77,5 +77,5 @@ class Document:
         return {"lang": self.lang, "pages": [p.to_dict() for p in self.pages]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Document":
+    def from_dict(cls, d: dict) -> Document:
         return cls(pages=[Page.from_dict(p) for p in d.get("pages", [])], lang=d.get("lang", "mix"))

@@ -34,10 +34,7 @@ class Font:
 
 @functools.cache
 def _cmap(path: str, index: int) -> frozenset[int]:
-    if path.endswith((".ttc", ".otc")):
-        font = TTCollection(path, lazy=True).fonts[index]
-    else:
-        font = TTFont(path, lazy=True)
+    font = TTCollection(path, lazy=True).fonts[index] if path.endswith((".ttc", ".otc")) else TTFont(path, lazy=True)
     return frozenset(font.getBestCmap() or {})
 
 

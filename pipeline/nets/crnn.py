@@ -23,6 +23,7 @@ class CrnnConfig:
     channels: tuple[int, ...] = (32, 64, 128, 256)
     hidden: int = 128  # per LSTM direction
     lstm_layers: int = 2
+    head_rank: int = 0  # >0: factor the output layer through this width (cheap with thousands of classes)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -41,7 +42,12 @@ class CrnnNet(nn.Module):
             conv_bn(c4, c4, kernel=(2, 1)),  # 2 -> ... collapse the last rows below
         )
         self.rnn = nn.LSTM(c4, cfg.hidden, num_layers=cfg.lstm_layers, bidirectional=True)
-        self.head = nn.Linear(2 * cfg.hidden, cfg.num_classes)
+        if cfg.head_rank:
+            # 6,901 classes make a full 256x6901 output layer the costliest op per step on CPU;
+            # a rank-r factorisation keeps accuracy for a fraction of the work.
+            self.head = nn.Sequential(nn.Linear(2 * cfg.hidden, cfg.head_rank, bias=False), nn.Linear(cfg.head_rank, cfg.num_classes))
+        else:
+            self.head = nn.Linear(2 * cfg.hidden, cfg.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, 1, 32, W) -> logits (T, B, C) with T = W // 4."""

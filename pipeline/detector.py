@@ -1,0 +1,101 @@
+"""CTPN detection stage: working image -> text lines (quadrilaterals in working pixels).
+
+Post-processing follows the CTPN paper: a text probability per anchor (class 1
+of the score pair is "text"), proposals above a threshold decoded from the
+vertical regression, NMS among proposals of each column, the text-line
+constructor with side refinement, and NMS among lines.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from pipeline.ctpn.anchors import decode_vertical, make_anchors
+from pipeline.ctpn.nms import column_nms, polygon_nms
+from pipeline.ctpn.textline import DetectedLine, build_lines
+from pipeline.nets.common import to_input
+from pipeline.nets.ctpn import STRIDE, CtpnNet
+from pipeline.preprocess import background_level, pad_to_multiple
+
+TEXT = 1  # index of the "text" class in the network's score pair
+
+
+def decode_outputs(
+    score: np.ndarray, vertical: np.ndarray, side: np.ndarray | None, score_threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Raw outputs of one image, score (h, w, K, 2), vertical (h, w, K, 2), side (h, w, K) ->
+    proposals (N, 4) x0, y0, x1, y1, their text probabilities (N,) and side offsets (N,)."""
+    h, w = score.shape[:2]
+    # softmax over two classes is the logistic of their difference
+    prob = 1.0 / (1.0 + np.exp(np.clip(score[..., 1 - TEXT] - score[..., TEXT], -60, 60)))  # (h, w, K)
+    mask = prob > score_threshold
+    anchors = make_anchors(h, w)[mask]  # (N, 4)
+    boxes = decode_vertical(anchors, vertical[mask])
+    return boxes, prob[mask], (side[mask] if side is not None else None)
+
+
+class CtpnDetector:
+    """Stage: grey working image (uint8, H x W) -> list of DetectedLine, top to bottom."""
+
+    def __init__(
+        self,
+        net: CtpnNet,
+        device: torch.device | str = "cpu",
+        *,
+        score_threshold: float = 0.7,
+        proposal_nms: float = 0.2,
+        max_gap: float = 50.0,
+        min_overlap: float = 0.7,
+        min_size_similarity: float = 0.7,
+        min_proposals: int = 2,
+        strong_score: float = 0.9,
+        line_nms: float = 0.3,
+        side_refinement: bool = True,
+    ):
+        self.net = net
+        self.device = torch.device(device)
+        self.score_threshold = score_threshold
+        self.proposal_nms = proposal_nms
+        self.line_options = dict(
+            max_gap=max_gap,
+            min_overlap=min_overlap,
+            min_size_similarity=min_size_similarity,
+            min_proposals=min_proposals,
+            strong_score=strong_score,
+        )
+        self.line_nms = line_nms
+        self.side_refinement = side_refinement
+
+    def forward(self, working: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Network outputs for one image as numpy: score (h, w, K, 2), vertical (h, w, K, 2), side (h, w, K)."""
+        with torch.inference_mode():
+            score, vertical, side = self.net(to_input(working).to(self.device))
+            return tuple(t[0].float().cpu().numpy() for t in (score, vertical, side))
+
+    def postprocess(
+        self, score: np.ndarray, vertical: np.ndarray, side: np.ndarray | None, image_size: tuple[int, int]
+    ) -> list[DetectedLine]:
+        boxes, probs, sides = decode_outputs(score, vertical, side if self.side_refinement else None, self.score_threshold)
+        height = image_size[1]
+        boxes[:, 1] = np.clip(boxes[:, 1], 0, height)
+        boxes[:, 3] = np.clip(boxes[:, 3], 0, height)
+        usable = boxes[:, 3] - boxes[:, 1] >= 1
+        boxes, probs = boxes[usable], probs[usable]
+        sides = sides[usable] if sides is not None else None
+
+        keep = column_nms(boxes, probs, self.proposal_nms)
+        lines = build_lines(
+            boxes[keep], probs[keep], sides[keep] if sides is not None else None, image_size=image_size, **self.line_options
+        )
+        if not lines:
+            return []
+        keep = polygon_nms(np.stack([ln.polygon for ln in lines]), np.array([ln.score for ln in lines]), self.line_nms)
+        lines = [lines[i] for i in keep]
+        lines.sort(key=lambda ln: (ln.bbox[1], ln.bbox[0]))
+        return lines
+
+    def __call__(self, working: np.ndarray) -> list[DetectedLine]:
+        h, w = working.shape
+        padded = pad_to_multiple(working, STRIDE, background_level(working))
+        return self.postprocess(*self.forward(padded), image_size=(w, h))

@@ -1,0 +1,84 @@
+"""Orientation stage: grey page -> (clockwise rotation in {0, 90, 180, 270}, confidence).
+
+The page is scaled like the detector's working image (longer side 1280 px) and
+contrast-normalised; the PATCH x PATCH tiles with the most edge energy among
+those that hold some ink are classified, and their log-probabilities averaged.
+Training imports ``page_patches`` so it sees exactly what inference sees.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from pipeline.nets.common import to_input
+from pipeline.nets.orientation import ANGLES, PATCH, OrientationNet
+from pipeline.preprocess import background_level, ink_mask, normalize_contrast, pad_to_multiple, resize_to, scaled_size
+
+MAX_PATCHES = 12
+MIN_INK = 0.02  # a tile with less ink than this says nothing about orientation
+MAX_INK = 0.6  # more than this is a picture or a black border, not text
+
+
+def page_patches(
+    gray: np.ndarray, max_patches: int = MAX_PATCHES, min_ink: float = MIN_INK, max_ink: float = MAX_INK
+) -> np.ndarray:
+    """Grey page (H, W) -> up to ``max_patches`` uint8 patches (N, PATCH, PATCH), best first.
+
+    Tiles lie on a fixed grid; ties in edge energy go to the earlier tile in
+    row-major order, so the choice is deterministic.
+    """
+    h, w = gray.shape
+    sw, sh = scaled_size(h, w)
+    page = normalize_contrast(resize_to(gray, sw, sh))
+    page = pad_to_multiple(page, PATCH, background_level(page))
+    ink = ink_mask(page)
+    ph, pw = page.shape
+    rows, cols = ph // PATCH, pw // PATCH
+
+    p = page.astype(np.int16)
+    edges = np.zeros(page.shape, dtype=np.int32)
+    edges[:, 1:] += np.abs(np.diff(p, axis=1))
+    edges[1:, :] += np.abs(np.diff(p, axis=0))
+
+    def per_tile(a: np.ndarray) -> np.ndarray:
+        return a.reshape(rows, PATCH, cols, PATCH).sum(axis=(1, 3), dtype=np.int64).ravel()
+
+    ink_frac = per_tile(ink) / float(PATCH * PATCH)
+    energy = per_tile(edges)
+    eligible = np.flatnonzero((ink_frac >= min_ink) & (ink_frac <= max_ink))
+    order = eligible[np.argsort(-energy[eligible], kind="stable")][:max_patches]
+    tiles = page.reshape(rows, PATCH, cols, PATCH).transpose(0, 2, 1, 3).reshape(rows * cols, PATCH, PATCH)
+    return np.ascontiguousarray(tiles[order])
+
+
+class OrientationClassifier:
+    """Stage: grey page (uint8, H x W) -> (angle, confidence).
+
+    ``angle`` is the clockwise rotation of the page as given; the pipeline turns
+    the page back by it. The confidence is the softmax of the mean per-patch
+    log-probabilities; a page without usable patches returns (0, 0.25), the
+    uniform probability over the four classes.
+    """
+
+    def __init__(self, net: OrientationNet, device: torch.device | str = "cpu", max_patches: int = MAX_PATCHES):
+        self.net = net
+        self.device = torch.device(device)
+        self.max_patches = max_patches
+
+    def probabilities(self, gray: np.ndarray) -> np.ndarray | None:
+        """Class probabilities (4,) in ANGLES order, or None when the page has no text patches."""
+        patches = page_patches(gray, self.max_patches)
+        if len(patches) == 0:
+            return None
+        with torch.inference_mode():
+            logits = self.net(to_input(patches).to(self.device))  # (N, 4)
+            mean_log_prob = torch.log_softmax(logits.float(), dim=1).mean(dim=0)  # (4,)
+            return torch.softmax(mean_log_prob, dim=0).cpu().numpy().astype(np.float64)
+
+    def __call__(self, gray: np.ndarray) -> tuple[int, float]:
+        probs = self.probabilities(gray)
+        if probs is None:
+            return 0, 1.0 / len(ANGLES)
+        best = int(np.argmax(probs))
+        return ANGLES[best], float(probs[best])

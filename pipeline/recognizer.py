@@ -1,0 +1,116 @@
+"""CRNN recognition stage: line crops -> text with confidences.
+
+``crop_line`` cuts a line out of the upright grey page by a perspective warp of
+its quadrilateral, with margins like those training leaves around rendered
+lines; ``prepare_line`` and ``pad_batch`` (from pipeline.line_image, shared with
+training) make the network's input: height 32, aspect kept, batches padded
+with each line's own background.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from pipeline.charset import Charset
+from pipeline.ctc import decode_best_path, line_confidence
+from pipeline.line_image import pad_batch, prepare_line
+from pipeline.nets.common import to_input
+from pipeline.nets.crnn import STRIDE, CrnnNet
+
+__all__ = ["CrnnRecognizer", "Recognition", "batches_by_width", "crop_line", "prepare_line"]
+
+# crop margins in line heights; training crops rendered lines with 0-30% above/below and 0-60% at the ends
+MARGIN_Y = 0.1
+MARGIN_X = 0.25
+
+
+@dataclass
+class Recognition:
+    text: str
+    confidence: float  # see pipeline.ctc: geometric mean of the character confidences
+    char_confidences: list[float] = field(default_factory=list)
+
+
+def crop_line(gray: np.ndarray, polygon, margin_y: float = MARGIN_Y, margin_x: float = MARGIN_X) -> np.ndarray:
+    """Straightened crop of a quadrilateral (top-left, top-right, bottom-right, bottom-left) of ``gray``.
+
+    The quadrilateral is grown by the margins (in units of its height) along its
+    own axes; outside the page the border pixels are repeated.
+    """
+    tl, tr, br, bl = np.asarray(polygon, dtype=np.float64).reshape(4, 2)
+    width = (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2
+    height = (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2
+    if width < 1 or height < 1:
+        return np.zeros((0, 0), dtype=np.uint8)
+    along = (tr - tl + br - bl) / (2 * width)  # unit vector along the line
+    down = (bl - tl + br - tr) / (2 * height)  # unit vector from top to bottom edge
+    dx, dy = along * margin_x * height, down * margin_y * height
+    src = np.array([tl - dx - dy, tr + dx - dy, br + dx + dy, bl - dx + dy], dtype=np.float32)
+    out_w = max(1, round(width + 2 * margin_x * height))
+    out_h = max(1, round(height + 2 * margin_y * height))
+    dst = np.array([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]], dtype=np.float32)
+    # cv2 puts pixel centres at integer coordinates; ours sit at +0.5
+    m = cv2.getPerspectiveTransform(src - 0.5, dst - 0.5)
+    return cv2.warpPerspective(gray, m, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def batches_by_width(widths: list[int], max_batch: int = 32, max_frames: int = 4096, spread: float = 1.3) -> list[list[int]]:
+    """Group line indices by similar width to bound padding: sorted by width, a batch closes
+    when it is full, its padded frame count would pass ``max_frames``, or a line is more
+    than ``spread`` times as wide as the batch's narrowest."""
+    order = sorted(range(len(widths)), key=lambda i: (widths[i], i))
+    out: list[list[int]] = []
+    batch: list[int] = []
+    for i in order:
+        w = widths[i]
+        if batch and (
+            len(batch) >= max_batch or (len(batch) + 1) * math.ceil(w / STRIDE) > max_frames or w > spread * widths[batch[0]]
+        ):
+            out.append(batch)
+            batch = []
+        batch.append(i)
+    if batch:
+        out.append(batch)
+    return out
+
+
+class CrnnRecognizer:
+    """Stage: list of grey line crops -> list of Recognition, in the same order."""
+
+    def __init__(
+        self, net: CrnnNet, charset: Charset, device: torch.device | str = "cpu", max_batch: int = 32, max_frames: int = 4096
+    ):
+        if charset.num_classes != net.cfg.num_classes:
+            raise ValueError(f"charset has {charset.num_classes} classes, the network {net.cfg.num_classes}")
+        self.net = net
+        self.charset = charset
+        self.device = torch.device(device)
+        self.max_batch = max_batch
+        self.max_frames = max_frames
+
+    def best_path(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stacked lines (B, 32, W) -> best class (T, B) and its softmax probability (T, B)."""
+        with torch.inference_mode():
+            logits = self.net(to_input(batch).to(self.device)).float()  # (T, B, C)
+            top, best = logits.max(dim=2)  # (T, B)
+            prob = torch.exp(top - torch.logsumexp(logits, dim=2))  # softmax at the best class only
+            return best.cpu().numpy(), prob.cpu().numpy()
+
+    def __call__(self, crops: list[np.ndarray]) -> list[Recognition]:
+        out = [Recognition("", 0.0, []) for _ in crops]  # an empty crop reads as nothing
+        usable = [i for i, c in enumerate(crops) if c.ndim == 2 and min(c.shape) > 0]
+        lines = {i: prepare_line(crops[i]) for i in usable}
+        for batch in batches_by_width([lines[i].shape[1] for i in usable], self.max_batch, self.max_frames):
+            members = [usable[k] for k in batch]
+            stacked, widths = pad_batch([lines[i] for i in members])
+            best, prob = self.best_path(stacked)
+            for k, (i, width) in enumerate(zip(members, widths, strict=True)):
+                frames = min(best.shape[0], math.ceil(width / STRIDE))  # frames over the padding say nothing
+                labels, confs = decode_best_path(best[:frames, k], prob[:frames, k])
+                out[i] = Recognition(self.charset.decode(labels), line_confidence(confs), confs)
+        return out

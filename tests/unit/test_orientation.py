@@ -1,0 +1,84 @@
+"""Orientation stage: patch choice, log-probability averaging, blank pages."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from pipeline.models import get_model
+from pipeline.nets.orientation import ANGLES, PATCH
+from pipeline.orientation import OrientationClassifier, page_patches
+
+
+def text_block_page():
+    """A 1280 x 960 page (already at working scale) with text-like bars in two blocks."""
+    page = np.full((1280, 960), 255, dtype=np.uint8)
+    for y in range(100, 400, 24):
+        for x in range(100, 500, 40):
+            page[y : y + 10, x : x + 30] = 0
+    for y in range(800, 900, 24):
+        for x in range(500, 900, 40):
+            page[y : y + 10, x : x + 30] = 0
+    return page
+
+
+def test_blank_page_has_no_patches_and_returns_zero_with_uniform_confidence():
+    blank = np.full((1000, 700), 250, dtype=np.uint8)
+    assert page_patches(blank).shape == (0, PATCH, PATCH)
+    clf = OrientationClassifier(get_model("orientation", "cpu").net)
+    assert clf(blank) == (0, 0.25)
+
+
+def test_patches_come_from_the_text_and_are_deterministic():
+    page = text_block_page()
+    patches = page_patches(page)
+    assert patches.shape == (12, PATCH, PATCH) and patches.dtype == np.uint8
+    np.testing.assert_array_equal(patches, page_patches(page))
+    ink = (patches < 128).mean(axis=(1, 2))
+    assert (ink > 0.1).all()  # every chosen patch holds text
+
+
+def test_few_text_tiles_give_few_patches():
+    page = np.full((1280, 960), 255, dtype=np.uint8)
+    page[200:260, 200:280] = np.tile(np.repeat([0, 255], 4), 10)[None, :80]  # stripes in one tile
+    assert len(page_patches(page)) == 1
+
+
+class FixedLogits(nn.Module):
+    """Returns the given logits for the patches, in order (repeating the last row)."""
+
+    def __init__(self, rows):
+        super().__init__()
+        self.rows = torch.tensor(rows, dtype=torch.float32)
+        self.batch = None
+
+    def forward(self, x):
+        self.batch = x.shape
+        idx = torch.clamp(torch.arange(x.shape[0]), max=len(self.rows) - 1)
+        return self.rows[idx]
+
+
+def test_confidence_is_the_softmax_of_the_mean_log_probabilities():
+    page = text_block_page()
+    net = FixedLogits([[0.0, 0.0, math.log(6.0), 0.0]])
+    assert OrientationClassifier(net)(page) == (180, pytest.approx(6 / 9))
+    assert net.batch == (12, 1, PATCH, PATCH)
+
+    rows = [[math.log(4.0), 0.0, 0.0, 0.0], [0.0, math.log(4.0), 0.0, 0.0]] + [[0.0, math.log(4.0), 0.0, 0.0]] * 10
+    log_p = np.log(np.array(rows_probs(rows)))
+    expect = np.exp(log_p.mean(axis=0))
+    expect /= expect.sum()
+    angle, conf = OrientationClassifier(FixedLogits(rows))(page)
+    assert angle == 90 and conf == pytest.approx(expect[1])
+
+
+def rows_probs(rows):
+    e = np.exp(np.array(rows))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_shipped_network_runs():
+    angle, conf = OrientationClassifier(get_model("orientation", "cpu").net)(text_block_page())
+    assert angle in ANGLES and 0.25 <= conf <= 1.0
