@@ -1,0 +1,33 @@
+"""The Flask application factory.
+
+gunicorn 'api.app:create_app()'     production (use --threads: /api/ocr waits for its job)
+python -m api                       development server on settings.api_host:api_port
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from api import compat, dashboard, jobs, keys, ops, web
+from api.errors import register_error_handlers
+from api.services import Services
+from core.settings import Settings, get_settings
+
+FORM_FIELDS_SLACK = 64 * 1024  # room for the form fields beside the files
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or get_settings()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + FORM_FIELDS_SLACK
+    app.json.ensure_ascii = False  # Chinese stays readable in JSON answers
+    app.json.sort_keys = False
+    app.extensions["ocr"] = Services.build(settings)
+    register_error_handlers(app)
+    for blueprint in (web.bp, dashboard.bp, jobs.bp, keys.bp, compat.bp, ops.bp):  # web first: its GET /v1/index page wins
+        app.register_blueprint(blueprint)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app

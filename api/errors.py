@@ -1,0 +1,119 @@
+"""Exceptions -> HTTP answers ``{"error": code, "message": ...}``. The one place that does it.
+
+No traceback ever reaches a client: unexpected exceptions are logged here and
+answered with a plain 500.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from core import errors as E
+
+log = logging.getLogger(__name__)
+
+# Most specific first: the first class an error is an instance of decides its status.
+_STATUS: list[tuple[type[E.OcrError], int]] = [
+    (E.UnsupportedFormat, 415),
+    (E.FileTooLarge, 413),
+    (E.InputError, 400),
+    (E.Unauthorized, 401),
+    (E.Forbidden, 403),
+    (E.NotFound, 404),
+    (E.Conflict, 409),
+    (E.RateLimited, 429),
+    (E.QuotaExceeded, 429),
+    (E.TransientError, 503),
+]
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    415: "unsupported_media_type",
+}
+
+
+def status_for(err: E.OcrError) -> int:
+    for cls, status in _STATUS:
+        if isinstance(err, cls):
+            return status
+    return 500
+
+
+def error_response(code: str, message: str, status: int, headers: dict | None = None):
+    response = jsonify({"error": code, "message": message})
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def ocr_error_response(err: E.OcrError):
+    status = status_for(err)
+    if status == 500:
+        log.error("Unmapped error %s: %s", err.code, err.message)
+    headers = {}
+    retry_after = getattr(err, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(max(1, int(retry_after)))
+    elif status == 503:
+        headers["Retry-After"] = "5"
+    return error_response(err.code, err.message, status, headers)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(E.OcrError)
+    def _ocr_error(err: E.OcrError):
+        return ocr_error_response(err)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(_err):
+        limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+        return error_response(
+            E.FileTooLarge.code, f"The upload is larger than the {limit // (1024 * 1024)} MiB allowed per request.", 413
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException):
+        code = _HTTP_CODES.get(err.code or 500, "http_error")
+        return error_response(code, err.description or err.name, err.code or 500)
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        log.exception("Unhandled error", exc_info=err)
+        return error_response("internal_error", "An internal error occurred; it has been logged.", 500)
+
+
+# --- the compatibility endpoints answer in the earlier demo's shape: {"success": false, ...} ---------
+def compat_error_response(code: str, message: str, status: int, **extra):
+    response = jsonify({"success": False, "error": code, "message": message, **extra})
+    response.status_code = status
+    return response
+
+
+def compat_ocr_error_response(err: E.OcrError):
+    response = compat_error_response(err.code, err.message, status_for(err))
+    retry_after = getattr(err, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, int(retry_after)))
+    return response
+
+
+def job_failed_response(code: str, message: str, job_id: str):
+    """A synchronous request whose job failed: the input could not be read (422)."""
+    return compat_error_response(code or "internal_error", message or "The job failed.", 422, job_id=job_id)
+
+
+def wait_timeout_response(job_id: str, seconds: int):
+    """The job goes on; the client can poll it under /v1/jobs/<id>."""
+    return compat_error_response(
+        "timeout",
+        f"The job did not finish within {seconds} s; it is still running as job {job_id}.",
+        504,
+        job_id=job_id,
+    )

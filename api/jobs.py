@@ -1,0 +1,208 @@
+"""/v1/jobs: submit, look up, list, fetch results, cancel and delete jobs.
+
+A key sees only its own jobs (admin keys see all); another key's job answers
+404, exactly like a job that does not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, g, jsonify, request
+from sqlalchemy import func, select
+
+from api.auth import Caller, authenticate, require_key
+from api.deletion import delete_job_data
+from api.representations import job_detail, job_summary
+from api.services import services
+from api.submission import parse_options, read_uploads, submit
+from core.errors import Conflict, InvalidOption, NotFound
+from db.models import Job, JobFile, JobStatus, Page, PageStatus
+from db.transitions import cancel_job, request_finish
+from pipeline.formats.json_doc import to_json
+from pipeline.pages import parse_page_range
+from pipeline.result import Document
+from pipeline.result import Page as ResultPage
+from storage import output_key
+from worker.queueing import FINISH_JOB, enqueue
+
+bp = Blueprint("jobs", __name__)
+
+RESULT_TYPES = {
+    "txt": "text/plain; charset=utf-8",
+    "hocr": "application/xhtml+xml; charset=utf-8",
+    "pdf": "application/pdf",
+    "json": "application/json",
+}
+MAX_PER_PAGE = 200
+
+
+def load_job(job_id: str, caller: Caller) -> Job:
+    with services().db.session() as s:
+        job = s.get(Job, job_id)
+    if job is None or (job.api_key_id != caller.id and not caller.is_admin):
+        raise NotFound(f"No job {job_id}.")
+    return job
+
+
+def accepted(job: Job, created: bool, status: int = 202) -> Response:
+    response = jsonify({"job_id": job.id, "status": job.status})
+    response.status_code = status
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    response.headers["Retry-After"] = "2"
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.post("/v1/jobs")
+@require_key
+def create_job():
+    svc = services()
+    options = parse_options(request.form)
+    uploads = read_uploads(request.files.getlist("file"), svc.settings.max_upload_bytes, svc.settings.max_files_per_job)
+    job, created = submit(svc, g.api_key, uploads, options)
+    return accepted(job, created)
+
+
+@bp.get("/v1/jobs/<job_id>")
+@require_key
+def get_job(job_id: str):
+    job = load_job(job_id, g.api_key)
+    with services().db.session() as s:
+        files = list(s.scalars(select(JobFile).where(JobFile.job_id == job_id).order_by(JobFile.position)))
+        pages = list(s.scalars(select(Page).where(Page.job_id == job_id).order_by(Page.page_number)))
+    return jsonify(job_detail(job, files, pages))
+
+
+def _parse_time(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidOption(f"{name} must be an ISO 8601 time such as 2024-05-01T12:00:00Z.") from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _positive_int(name: str, default: int, maximum: int) -> int:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise InvalidOption(f"{name} must be a positive whole number.")
+    return min(int(raw), maximum)
+
+
+@bp.get("/v1/jobs")
+@require_key
+def list_jobs():
+    caller: Caller = g.api_key
+    query = select(Job)
+    key_id = request.args.get("key_id")
+    if caller.is_admin and key_id:
+        if not key_id.isdigit():
+            raise InvalidOption("key_id must be a number.")
+        query = query.where(Job.api_key_id == int(key_id))
+    elif not (caller.is_admin and request.args.get("all", "").lower() in ("1", "true", "yes")):
+        query = query.where(Job.api_key_id == caller.id)
+    if request.args.get("status"):
+        statuses = [s.strip() for s in request.args["status"].split(",") if s.strip()]
+        unknown = [s for s in statuses if s not in JobStatus.ALL]
+        if unknown:
+            raise InvalidOption(f"Unknown status {unknown[0]!r}; use {', '.join(JobStatus.ALL)}.")
+        query = query.where(Job.status.in_(statuses))
+    tag = request.args.get("tag") or request.args.get("job_tag")
+    if tag:
+        query = query.where(Job.job_tag == tag)
+    if after := _parse_time("created_after"):
+        query = query.where(Job.created_at >= after)
+    if before := _parse_time("created_before"):
+        query = query.where(Job.created_at < before)
+
+    per_page = _positive_int("per_page", 50, MAX_PER_PAGE)
+    page = _positive_int("page", 1, 10**9)
+    with services().db.session() as s:
+        total = s.scalar(select(func.count()).select_from(query.subquery()))
+        jobs = list(s.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(per_page).offset((page - 1) * per_page)))
+    return jsonify({"jobs": [job_summary(j) for j in jobs], "page": page, "per_page": per_page, "total": total})
+
+
+@bp.get("/v1/jobs/<job_id>/result")
+@require_key
+def get_result(job_id: str):
+    """The pipeline's JSON for the finished pages, optionally only those in ?pages=1-3,5."""
+    job = load_job(job_id, g.api_key)
+    query = select(Page).where(Page.job_id == job_id, Page.status == PageStatus.DONE).order_by(Page.page_number)
+    spec = request.args.get("pages")
+    if spec and job.pages_total:
+        query = query.where(Page.page_number.in_(parse_page_range(spec, job.pages_total)))
+    with services().db.session() as s:
+        pages = list(s.scalars(query))
+    document = to_json(Document(pages=[ResultPage.from_dict(p.result) for p in pages], lang=job.lang))
+    document.update(
+        job_id=job.id,
+        status=job.status,
+        complete=job.status in JobStatus.FINAL,
+        pages_total=job.pages_total,
+    )
+    return jsonify(document)
+
+
+@bp.get("/v1/jobs/<job_id>/result.<ext>")
+@require_key
+def get_result_file(job_id: str, ext: str):
+    if ext not in RESULT_TYPES:
+        raise NotFound(f"No result format {ext!r}; use txt, hocr, pdf or json.")
+    job = load_job(job_id, g.api_key)
+    if job.status not in JobStatus.FINAL:
+        raise Conflict(f"The job is {job.status}; its {ext} result is ready when it has finished.")
+    if ext not in job.output_list:
+        raise NotFound(f"The job did not ask for a {ext} output (outputs={','.join(job.output_list)}).")
+    try:
+        data = services().storage.get(output_key(job_id, ext))
+    except NotFound as exc:
+        raise NotFound(f"The job has no {ext} result ({job.status}, {job.pages_done} page(s) read).") from exc
+    response = Response(data, mimetype=None, content_type=RESULT_TYPES[ext])
+    response.headers["Content-Disposition"] = f'inline; filename="{job_id}.{ext}"'
+    return response
+
+
+@bp.get("/v1/jobs/<job_id>/pages/<int:page_number>/image")
+def get_page_image(job_id: str, page_number: int):
+    """Page ``page_number`` as the pipeline saw it (the coordinates in the results refer to it)."""
+    # POST /v1/index hands this URL to clients that may have no key (OCR_ANONYMOUS_COMPAT).
+    load_job(job_id, authenticate(allow_anonymous=services().settings.anonymous_compat))
+    with services().db.session() as s:
+        image_key = s.scalar(select(Page.image_key).where(Page.job_id == job_id, Page.page_number == page_number))
+    if not image_key:
+        raise NotFound(f"Page {page_number} of job {job_id} has no image (yet).")
+    return Response(services().storage.get(image_key), content_type="image/png")
+
+
+@bp.post("/v1/jobs/<job_id>/cancel")
+@require_key
+def cancel(job_id: str):
+    svc = services()
+    load_job(job_id, g.api_key)
+    with svc.db.session() as s:
+        counts = cancel_job(s, job_id)
+        finish = counts is not None and counts.complete and request_finish(s, job_id)
+        status = s.scalar(select(Job.status).where(Job.id == job_id))
+    if counts is None and status not in (JobStatus.CANCELLING, JobStatus.CANCELLED):
+        raise Conflict(f"The job has already finished ({status}); there is nothing to cancel.")
+    if finish:
+        enqueue(svc.celery, FINISH_JOB, job_id)
+    response = jsonify({"job_id": job_id, "status": status})
+    response.status_code = 202
+    response.headers["Location"] = f"/v1/jobs/{job_id}"
+    return response
+
+
+@bp.delete("/v1/jobs/<job_id>")
+@require_key
+def delete(job_id: str):
+    load_job(job_id, g.api_key)
+    delete_job_data(services(), job_id)
+    return Response(status=204)

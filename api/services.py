@@ -1,0 +1,44 @@
+"""What request handlers share, built once per app: settings, database, storage, broker."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import redis
+from celery import Celery
+from flask import current_app
+
+from core.settings import Settings
+from db.session import Database, get_database
+from storage import Storage, open_storage
+from worker.celery_app import make_celery
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    storage: Storage
+    celery: Celery
+
+    @functools.cached_property
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.settings.broker_url, socket_timeout=3, socket_connect_timeout=3)
+
+    def redis_key(self, key: str) -> str:
+        """Our own Redis keys share the broker's prefix, so test runs and deployments stay apart."""
+        return self.settings.broker_key_prefix + key
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        return cls(
+            settings=settings,
+            db=get_database(settings.database_url),
+            storage=open_storage(settings.storage_url, settings.s3_endpoint_url),
+            celery=make_celery(settings),
+        )
+
+
+def services() -> Services:
+    return current_app.extensions["ocr"]

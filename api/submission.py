@@ -1,0 +1,186 @@
+"""Accepting a job: check the uploads and options, store the bytes, record the job, enqueue split_job.
+
+The uploads are written to storage first (content-addressed, so a repeat
+costs nothing), then the job and its files are inserted in one transaction,
+then split_job is sent. If the broker cannot take the message the job is
+removed again and the client gets 503: nothing is half-accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import FileStorage, MultiDict
+
+from api.auth import Caller
+from api.deletion import delete_job_data
+from api.services import Services
+from core.errors import EmptyFile, FileTooLarge, InputError, InvalidOption, OcrError, QueueUnavailable, QuotaExceeded
+from db.models import Job, JobFile, JobStatus
+from pipeline.loader import sniff_format
+from pipeline.pages import parse_page_range
+from storage import input_key
+from worker.queueing import SPLIT_JOB, enqueue
+
+log = logging.getLogger(__name__)
+
+LANGS = ("zh", "en", "mix")
+OUTPUTS = ("json", "txt", "hocr", "pdf")
+_TOKEN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+_PAGE_SPEC_CEILING = 100_000  # only to check the syntax of a page range before the document is opened
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+    sha256: str
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    lang: str = "mix"
+    page_spec: str | None = None
+    detect_orientation: bool = True
+    outputs: tuple[str, ...] = OUTPUTS
+    client_request_token: str | None = None
+    job_tag: str | None = None
+    callback_url: str | None = None
+
+
+def read_uploads(files: list[FileStorage], max_bytes: int, max_files: int) -> list[Upload]:
+    """The uploaded files' bytes; empty files, files over the size limit and non-documents are refused here."""
+    if not files:
+        raise InputError("Send at least one file in a multipart field named 'file'.")
+    if len(files) > max_files:
+        raise InputError(f"A job may have at most {max_files} files; this request has {len(files)}.")
+    uploads, total = [], 0
+    for index, storage in enumerate(files, start=1):
+        name = (storage.filename or f"file{index}")[:500]
+        data = storage.read(max_bytes + 1)
+        total += len(data)
+        if len(data) > max_bytes or total > max_bytes:
+            raise FileTooLarge(f"{name}: the upload is larger than the {max_bytes // (1024 * 1024)} MiB allowed.")
+        if not data:
+            raise EmptyFile(f"{name}: the file is empty.")
+        try:
+            sniff_format(data)
+        except OcrError as exc:
+            raise type(exc)(f"{name}: {exc.message}") from exc
+        uploads.append(Upload(filename=name, data=data, sha256=hashlib.sha256(data).hexdigest()))
+    return uploads
+
+
+def parse_options(form: MultiDict) -> JobOptions:
+    lang = (form.get("lang") or "mix").strip().lower()
+    if lang not in LANGS:
+        raise InvalidOption(f"lang must be one of {', '.join(LANGS)}, not {lang!r}.")
+
+    page_spec = (form.get("pages") or "").strip() or None
+    if page_spec is not None:
+        if len(page_spec) > 200:
+            raise InvalidOption("The page range is too long.")
+        parse_page_range(page_spec, _PAGE_SPEC_CEILING)  # raises InvalidPageRange on bad syntax
+
+    detect = (form.get("detect_orientation") or "true").strip().lower()
+    if detect not in _TRUE | _FALSE:
+        raise InvalidOption(f"detect_orientation must be true or false, not {detect!r}.")
+
+    raw_outputs = [o.strip().lower() for o in (form.get("outputs") or ",".join(OUTPUTS)).split(",") if o.strip()]
+    unknown = [o for o in raw_outputs if o not in OUTPUTS]
+    if unknown or not raw_outputs:
+        raise InvalidOption(f"outputs must be a comma-separated list of {', '.join(OUTPUTS)}; got {form.get('outputs')!r}.")
+
+    token = (form.get("client_request_token") or "").strip() or None
+    if token is not None and not _TOKEN.match(token):
+        raise InvalidOption("client_request_token must be 1-128 characters of letters, digits and . _ : -")
+
+    tag = (form.get("job_tag") or "").strip() or None
+    if tag is not None and len(tag) > 128:
+        raise InvalidOption("job_tag must be at most 128 characters.")
+
+    callback = (form.get("callback_url") or "").strip() or None
+    if callback is not None:
+        parts = urlsplit(callback)
+        if parts.scheme not in ("http", "https") or not parts.netloc or len(callback) > 2000:
+            raise InvalidOption("callback_url must be an http:// or https:// URL.")
+
+    return JobOptions(
+        lang=lang,
+        page_spec=page_spec,
+        detect_orientation=detect in _TRUE,
+        outputs=tuple(dict.fromkeys(raw_outputs)),
+        client_request_token=token,
+        job_tag=tag,
+        callback_url=callback,
+    )
+
+
+def check_quota(caller: Caller) -> None:
+    if caller.quota_pages is not None and caller.pages_used >= caller.quota_pages:
+        raise QuotaExceeded(f"This key has used its quota of {caller.quota_pages} pages.")
+
+
+def find_by_token(svc: Services, caller: Caller, token: str | None) -> Job | None:
+    if token is None:
+        return None
+    with svc.db.session() as s:
+        return s.scalar(select(Job).where(Job.api_key_id == caller.id, Job.client_request_token == token))
+
+
+def submit(svc: Services, caller: Caller, uploads: list[Upload], options: JobOptions) -> tuple[Job, bool]:
+    """Record and enqueue a job; returns (job, created). A known client_request_token returns its job."""
+    existing = find_by_token(svc, caller, options.client_request_token)
+    if existing is not None:
+        return existing, False
+    check_quota(caller)
+
+    for upload in uploads:
+        svc.storage.put_if_absent(input_key(upload.sha256), upload.data)
+
+    try:
+        with svc.db.session() as s:
+            job = Job(
+                api_key_id=caller.id,
+                status=JobStatus.QUEUED,
+                lang=options.lang,
+                page_spec=options.page_spec,
+                detect_orientation=options.detect_orientation,
+                outputs=",".join(options.outputs),
+                client_request_token=options.client_request_token,
+                job_tag=options.job_tag,
+                callback_url=options.callback_url,
+            )
+            s.add(job)
+            s.flush()
+            for position, upload in enumerate(uploads):
+                s.add(
+                    JobFile(
+                        job_id=job.id,
+                        position=position,
+                        filename=upload.filename,
+                        sha256=upload.sha256,
+                        size_bytes=len(upload.data),
+                    )
+                )
+    except IntegrityError:
+        # The same token raced in from a parallel request: that one's job is the answer.
+        existing = find_by_token(svc, caller, options.client_request_token)
+        if existing is None:
+            raise
+        return existing, False
+
+    try:
+        enqueue(svc.celery, SPLIT_JOB, job.id)
+    except QueueUnavailable:
+        log.error("Broker unavailable; withdrawing job %s", job.id)
+        delete_job_data(svc, job.id)
+        raise
+    return job, True
