@@ -1,0 +1,31 @@
+# The image both the API and the workers run (docker-compose.yml). CPU-only PyTorch.
+FROM python:3.11-slim
+
+ENV PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# poppler rasterises PDFs; the CJK fonts draw the text layer of searchable PDFs.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends poppler-utils fonts-wqy-microhei fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+
+# torch alone and first, pinned, from the CPU index: the default wheel drags in GBs of CUDA.
+RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+COPY requirements.txt ./
+RUN pip install -r requirements.txt
+
+COPY . .
+# Editable, so the code (and models/) stays under /app, where core.settings looks for it.
+RUN pip install --no-deps -e . \
+    && useradd --system --home-dir /app ocr \
+    && mkdir -p /data && chown ocr /data
+
+USER ocr
+ENV OCR_DATA_DIR=/data \
+    OCR_API_HOST=0.0.0.0 \
+    OCR_API_PORT=8000
+EXPOSE 8000
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--timeout", "120", "api.app:create_app()"]

@@ -1,0 +1,60 @@
+# The two commands a new user needs: `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.setup-stamp
+
+export VENV PYTHON
+
+.PHONY: help setup run test lint format bench loadtest screenshots clean
+
+help:
+	@echo "make setup        virtualenv, Python and Debian dependencies (idempotent)"
+	@echo "make run          migrate, start Redis if needed, run API + worker on http://127.0.0.1:8000"
+	@echo "make test         start Redis/PostgreSQL if needed and run every test"
+	@echo "make lint         ruff check + ruff format --check"
+	@echo "make bench        accuracy/speed benchmark (python -m bench)"
+	@echo "make loadtest     200 jobs by 20 clients against its own API + 2 workers"
+	@echo "make screenshots  screenshots of the web pages into docs/screenshots/"
+	@echo "make clean        remove caches and var/ (jobs, keys, local servers' files)"
+
+# Re-run only when a requirements file or the setup scripts change.
+$(STAMP): pyproject.toml requirements.txt requirements-dev.txt scripts/setup.sh scripts/install_system_deps.sh
+	scripts/setup.sh
+	@touch $@
+
+setup: $(STAMP)
+
+run: setup
+	scripts/run.sh
+
+test: setup
+	scripts/test.sh
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: setup
+	$(PY) -m bench
+
+loadtest: setup
+	scripts/loadtest.sh
+
+# The web pages' screenshots; the module is provided with the web pages (issue 5).
+screenshots: setup
+	$(PY) -m web.screenshots
+
+clean:
+	rm -rf .pytest_cache .ruff_cache build dist *.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	@# Stop servers a previous run left behind before their files go.
+	-@source scripts/lib/services.sh && stop_redis var/redis && stop_redis var/test-redis && stop_postgres var/pg
+	rm -rf var

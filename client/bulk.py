@@ -1,0 +1,149 @@
+"""Bulk submit: send many files as one job each, optionally wait for them and save their results.
+
+Each file is one job with an idempotency token made from its bytes and the options, so running
+the same command again (after a crash, a Ctrl-C, a network failure) picks up the same jobs
+instead of creating new ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import OcrError
+
+from .http import JobView, OcrClient
+from .inputs import InputFile, request_token, write_atomic
+
+# Written for every finished job under --out; --format adds others.
+BASE_FORMATS = ("txt", "json")
+SUFFIXES = {"txt": ".txt", "json": ".json", "hocr": ".hocr", "pdf": ".pdf"}
+
+
+@dataclass(frozen=True)
+class SubmitOptions:
+    lang: str | None = None
+    pages: str | None = None
+    detect_orientation: bool | None = None
+    job_tag: str | None = None
+    callback_url: str | None = None
+    formats: tuple[str, ...] = BASE_FORMATS
+    wait: bool = False
+    out_dir: Path | None = None
+    wait_timeout: float | None = None
+    poll_max: float = 5.0
+
+    def job_options(self) -> dict[str, object]:
+        """The options that define the job, and so go into its idempotency token."""
+        return {
+            "lang": self.lang,
+            "pages": self.pages,
+            "detect_orientation": self.detect_orientation,
+            "outputs": sorted(self.formats),
+            "job_tag": self.job_tag,
+            "callback_url": self.callback_url,
+        }
+
+
+@dataclass
+class Outcome:
+    item: InputFile
+    job_id: str | None = None
+    # The job's status, or "error" when it could not be submitted or followed to its end.
+    status: str = "error"
+    message: str | None = None
+    pages_total: int | None = None
+    pages_failed: int | None = None
+    written: list[Path] = field(default_factory=list)
+    text: str | None = None  # kept only when waiting without --out, to print
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+
+class BulkSubmit:
+    def __init__(self, client: OcrClient, options: SubmitOptions, on_done: Callable[[Outcome], None] | None = None):
+        self.client = client
+        self.options = options
+        self._on_done = on_done
+        self._lock = threading.Lock()
+
+    def run(self, items: Sequence[InputFile], concurrency: int) -> list[Outcome]:
+        """Process every item with ``concurrency`` threads; outcomes in the order of ``items``."""
+        outcomes: dict[int, Outcome] = {}
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            futures = {pool.submit(self.process, item): index for index, item in enumerate(items)}
+            try:
+                for future in as_completed(futures):
+                    outcome = future.result()
+                    outcomes[futures[future]] = outcome
+                    if self._on_done is not None:
+                        with self._lock:
+                            self._on_done(outcome)
+            except KeyboardInterrupt:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+        return [outcomes[i] for i in range(len(items))]
+
+    def process(self, item: InputFile) -> Outcome:
+        outcome = Outcome(item)
+        try:
+            view = self._submit(item)
+            outcome.job_id, outcome.status = view.job_id, view.status
+            if self.options.wait:
+                view = self.client.wait(
+                    view.job_id,
+                    first_delay=view.retry_after,
+                    poll_max=self.options.poll_max,
+                    timeout=self.options.wait_timeout,
+                )
+                self._finish(outcome, view)
+        except OcrError as exc:
+            outcome.status, outcome.message = "error", str(exc)
+        except OSError as exc:  # an unreadable input or an unwritable --out
+            outcome.status, outcome.message = "error", f"{type(exc).__name__}: {exc}"
+        return outcome
+
+    def _submit(self, item: InputFile) -> JobView:
+        content = item.path.read_bytes()
+        opts = self.options
+        return self.client.submit(
+            [(item.path.name, content)],
+            lang=opts.lang,
+            pages=opts.pages,
+            detect_orientation=opts.detect_orientation,
+            outputs=sorted(opts.formats),
+            client_request_token=request_token(content, opts.job_options()),
+            job_tag=opts.job_tag,
+            callback_url=opts.callback_url,
+        )
+
+    def _finish(self, outcome: Outcome, view: JobView) -> None:
+        outcome.status = view.status
+        outcome.pages_total = view.body.get("pages_total")
+        outcome.pages_failed = view.body.get("pages_failed")
+        error = view.body.get("error")
+        if isinstance(error, dict):
+            outcome.message = f"{error.get('code')}: {error.get('message')}"
+        if view.status not in ("succeeded", "partial_success"):
+            return
+        if self.options.out_dir is None:
+            outcome.text = self.client.result(outcome.job_id, "txt").decode("utf-8", "replace")
+            return
+        for fmt in self.options.formats:
+            target = self.options.out_dir / (outcome.item.out_name + SUFFIXES[fmt])
+            write_atomic(target, self.client.result(outcome.job_id, fmt))
+            outcome.written.append(target)
+
+
+def summarise(outcomes: Sequence[Outcome]) -> str:
+    counts = Counter(o.status for o in outcomes)
+    order = ["succeeded", "partial_success", "failed", "cancelled", "queued", "running", "cancelling", "error"]
+    parts = [f"{counts[s]} {s}" for s in order if counts[s]]
+    parts += [f"{n} {s}" for s, n in counts.items() if s not in order]
+    return f"{len(outcomes)} file(s): " + ", ".join(parts)
