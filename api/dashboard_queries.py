@@ -25,9 +25,8 @@ from api.representations import timestamp
 from api.services import Services
 from db.models import ApiKey, Job, JobFile, JobStatus, Page, PageStatus
 from db.workers import WorkerHeartbeat
-from worker.celery_app import JOBS_QUEUE, PAGES_QUEUE
+from worker.celery_app import QUEUES
 
-QUEUES = (PAGES_QUEUE, JOBS_QUEUE)
 # kombu's Redis transport keeps messages sent with a priority in sibling lists named queue + "\x06\x16" + step.
 PRIORITY_SEPARATOR = "\x06\x16"
 PRIORITY_STEPS = (3, 6, 9)

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from api.dashboard_metrics import DashboardCollector
 from api.services import Services
 from db.models import ApiKey, Job, JobStatus, Page, PageStatus
-from worker.celery_app import JOBS_QUEUE, PAGES_QUEUE
+from worker.celery_app import QUEUES
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class PlatformCollector:
         up = GaugeMetricFamily("ocr_broker_up", "1 when the broker answered this scrape.")
         try:
             client = self.svc.redis
-            for queue in (PAGES_QUEUE, JOBS_QUEUE):
+            for queue in QUEUES:
                 depth.add_metric([queue], client.llen(self.svc.redis_key(queue)))
             unacked.add_metric([], client.hlen(self.svc.redis_key("unacked")))
             up.add_metric([], 1)

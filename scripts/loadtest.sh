@@ -49,7 +49,7 @@ KEY="$("$BIN/ocr-admin" keys create --name loadtest 2>>"$RUN_DIR/migrate.log" | 
 
 say "Load test: API on $URL, $WORKERS worker processes, database $OCR_DATABASE_URL (logs in $RUN_DIR)"
 for n in $(seq 1 "$WORKERS"); do
-    setsid "$BIN/celery" -A worker.celery_app worker -Q ocr.pages,ocr.jobs --concurrency 1 \
+    setsid "$BIN/celery" -A worker.celery_app worker -Q ocr.finish,ocr.jobs,ocr.pages --concurrency 1 \
         --hostname "loadtest$n-$$@%h" --loglevel INFO >"$RUN_DIR/worker$n.log" 2>&1 &
     PIDS+=($!)
 done

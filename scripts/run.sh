@@ -67,7 +67,7 @@ trap 'stop_all' EXIT
 
 # Each in its own process group (setsid) so stopping it also stops its children.
 say "Starting the worker (log also in $LOG_DIR/worker.log)"
-setsid "$BIN/celery" -A worker.celery_app worker -Q ocr.pages,ocr.jobs \
+setsid "$BIN/celery" -A worker.celery_app worker -Q ocr.finish,ocr.jobs,ocr.pages \
     --concurrency "${OCR_WORKER_CONCURRENCY:-2}" --hostname "ocr-worker-$$@%h" --loglevel INFO \
     > >(trap "" INT; exec tee -a "$LOG_DIR/worker.log") 2>&1 &
 PIDS+=($!)

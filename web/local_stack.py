@@ -189,7 +189,7 @@ def _start_worker(stack: Stack, run: str):
     log_path = stack.root / "worker.log"
     log = open(log_path, "wb")  # noqa: SIM115 - the child owns it
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "-Q", "ocr.pages,ocr.jobs",
+        [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "-Q", "ocr.finish,ocr.jobs,ocr.pages",
          "--concurrency", "1", "--loglevel", "INFO", "-n", f"stack-{run}@%h", "--without-mingle", "--without-gossip"],
         cwd=REPO_ROOT, env=stack.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip

@@ -2,10 +2,12 @@
 
 Start a worker with
 
-    celery -A worker.celery_app worker -Q ocr.pages,ocr.jobs --concurrency N --loglevel INFO
+    celery -A worker.celery_app worker -Q ocr.finish,ocr.jobs,ocr.pages --concurrency N --loglevel INFO
 
-``ocr.jobs`` carries split_job / finish_job / send_webhook, ``ocr.pages`` one
-run_page per page. Messages carry ids only; the database says what to do.
+``ocr.jobs`` carries split_job, ``ocr.pages`` one run_page per page, and
+``ocr.finish`` finish_job / send_webhook: finishing has its own queue so that a
+job whose last page is done is not kept waiting behind a burst of other jobs'
+split_job messages (the load test showed every job finishing at the end of the burst). Messages carry ids only; the database says what to do.
 
 Delivery is at-least-once: a message is acknowledged after its task ran
 (acks_late), given back when the worker process dies (reject on worker lost),
@@ -23,11 +25,13 @@ from core.settings import Settings, get_settings
 
 JOBS_QUEUE = "ocr.jobs"
 PAGES_QUEUE = "ocr.pages"
+FINISH_QUEUE = "ocr.finish"
+QUEUES = (PAGES_QUEUE, JOBS_QUEUE, FINISH_QUEUE)
 
 TASK_ROUTES = {
     "worker.tasks.split_job": {"queue": JOBS_QUEUE},
-    "worker.tasks.finish_job": {"queue": JOBS_QUEUE},
-    "worker.tasks.send_webhook": {"queue": JOBS_QUEUE},
+    "worker.tasks.finish_job": {"queue": FINISH_QUEUE},
+    "worker.tasks.send_webhook": {"queue": FINISH_QUEUE},
     "worker.tasks.run_page": {"queue": PAGES_QUEUE},
 }
 
@@ -60,7 +64,7 @@ def make_celery(settings: Settings) -> Celery:
         task_default_queue=JOBS_QUEUE,
         task_default_exchange=JOBS_QUEUE,
         task_default_routing_key=JOBS_QUEUE,
-        task_queues=tuple(Queue(q, Exchange(q, type="direct"), routing_key=q) for q in (JOBS_QUEUE, PAGES_QUEUE)),
+        task_queues=tuple(Queue(q, Exchange(q, type="direct"), routing_key=q) for q in QUEUES),
         task_routes=TASK_ROUTES,
         task_acks_late=True,
         task_reject_on_worker_lost=True,

@@ -44,7 +44,7 @@ class WorkerProcess:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "-Q", "ocr.pages,ocr.jobs",
+            [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "-Q", "ocr.finish,ocr.jobs,ocr.pages",
              "--concurrency", str(self.concurrency), "--loglevel", "INFO", "-n", f"{self.name}@%h",
              "--without-mingle", "--without-gossip"],
             cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

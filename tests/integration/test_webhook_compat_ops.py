@@ -127,7 +127,7 @@ def test_health_readiness_and_metrics(client, alice):
             figures[name] = float(value)
     assert figures['ocr_jobs{status="succeeded"}'] >= 1
     assert figures['ocr_pages{status="done"}'] >= 1
-    assert 'ocr_queue_depth{queue="ocr.pages"}' in figures and 'ocr_queue_depth{queue="ocr.jobs"}' in figures
+    assert all(f'ocr_queue_depth{{queue="{q}"}}' in figures for q in ("ocr.pages", "ocr.jobs", "ocr.finish"))
     assert figures["ocr_broker_up"] == 1
 
 

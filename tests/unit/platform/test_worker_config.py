@@ -18,7 +18,7 @@ def test_queues_have_their_own_routes():
     from worker.celery_app import app
 
     for task, queue in (("worker.tasks.run_page", "ocr.pages"), ("worker.tasks.split_job", "ocr.jobs"),
-                        ("worker.tasks.finish_job", "ocr.jobs"), ("worker.tasks.send_webhook", "ocr.jobs")):  # fmt: skip
+                        ("worker.tasks.finish_job", "ocr.finish"), ("worker.tasks.send_webhook", "ocr.finish")):  # fmt: skip
         route = app.amqp.router.route({}, task)
         # A shared exchange and key would copy every message into both queues.
         assert route["queue"].name == queue
