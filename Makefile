@@ -9,12 +9,13 @@ STAMP := $(VENV)/.setup-stamp
 
 export VENV PYTHON
 
-.PHONY: help setup run test lint format bench loadtest screenshots clean
+.PHONY: help setup run test test-trained lint format bench loadtest screenshots clean
 
 help:
 	@echo "make setup        virtualenv, Python and Debian dependencies (idempotent)"
 	@echo "make run          migrate, start Redis if needed, run API + worker on http://127.0.0.1:8000"
-	@echo "make test         start Redis/PostgreSQL if needed and run every test"
+	@echo "make test         start Redis/PostgreSQL if needed and run the tests"
+	@echo "make test-trained the tests that need trained weights (text read correctly)"
 	@echo "make lint         ruff check + ruff format --check"
 	@echo "make bench        accuracy/speed benchmark (python -m bench)"
 	@echo "make loadtest     200 jobs by 20 clients against its own API + 2 workers"
@@ -33,6 +34,9 @@ run: setup
 
 test: setup
 	scripts/test.sh
+
+test-trained: setup
+	TEST_MARKERS=trained scripts/test.sh
 
 lint: setup
 	$(VENV)/bin/ruff check .

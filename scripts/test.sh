@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `make test`: find or start a Redis and a PostgreSQL for the integration tests, check that
 # Playwright can drive Debian's Chromium, then run pytest over tests/ (unit, integration,
-# browser and trained-model tests alike). Servers started here are stopped at the end.
+# browser; see TEST_MARKERS for the trained-model tests). Servers started here are stopped at the end.
 #
 #   OCR_TEST_DATABASE_URL / OCR_TEST_BROKER_URL   use these servers instead (nothing is started)
 #   OCR_TEST_CHROMIUM                             the Chromium binary for the browser tests
 #   PYTEST_ARGS                                   extra pytest arguments, e.g. "-k client -x"
+#   TEST_MARKERS                                  pytest -m expression (default below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/services.sh
@@ -38,6 +39,11 @@ fi
 export OCR_DATA_DIR="${OCR_TEST_DATA_DIR:-$VAR_DIR/test-data}"
 mkdir -p "$OCR_DATA_DIR"
 
+# Tests marked `trained` check what the shipped weights read (CER bounds on rendered pages).
+# The weights in models/ are still being trained (issue 4), so those tests are deselected
+# here and run by `make test-trained`; when trained weights land, the default becomes "".
+TEST_MARKERS="${TEST_MARKERS-not trained}"
+
 # --timeout: a hung test fails on its own instead of eating the CI budget.
 # shellcheck disable=SC2086  # PYTEST_ARGS is a list of words on purpose
-"$PY" -m pytest tests/ --timeout=600 --durations=15 ${PYTEST_ARGS:-}
+"$PY" -m pytest tests/ -m "$TEST_MARKERS" --timeout=600 --durations=15 ${PYTEST_ARGS:-}
