@@ -112,6 +112,9 @@ def train(args) -> None:
     model_dir = Path(args.model_dir or get_settings().model_dir)
     run = RUNS / f"crnn_{args.lang}"
     charset, model, opt, state = build(args.lang, device, model_dir, run, args.lr)
+    if args.reset_lr:
+        for g in opt.param_groups:
+            g["lr"] = args.lr
     val = validation_set(args.lang, charset, args.val_size, args.batch_size)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     data = LineBatches(args.lang, charset, args.batch_size, seed=args.seed + state["step"])
@@ -146,7 +149,7 @@ def train(args) -> None:
             if improved:
                 state["best"] = val_cer
                 export(model, f"charset_{args.lang}.txt", args.lang, model_dir, state, val_cer, args)
-            else:
+            elif state["best"] < 0.9:  # no decay while CTC is still on its all-blank plateau
                 state["bad_evals"] = state.get("bad_evals", 0) + 1
                 if state["bad_evals"] % 3 == 0:
                     for g in opt.param_groups:
@@ -165,6 +168,7 @@ def main() -> None:
     p.add_argument("--val-size", type=int, default=400)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--reset-lr", action="store_true", help="on resume, start again from --lr")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--seed", type=int, default=1)
