@@ -1,0 +1,286 @@
+"""The benchmark's Markdown report: context (date, machine, commit, engines, models, set sizes) and tables.
+
+The same text goes to stdout and to ``docs/benchmarks.md``; that file is only
+ever written by ``make bench``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+from dataclasses import dataclass, field
+
+from bench.runner import NO_PAGE_ORIENTATION, Score
+from core.settings import REPO_ROOT, get_settings
+
+NA = "n/a"
+DASH = "—"
+
+
+@dataclass
+class PageRow:
+    name: str
+    size: int
+    has_text: bool
+    scores: dict[str, Score]
+
+
+@dataclass
+class CropRow:
+    name: str
+    size: int
+    kind: str  # word | line
+    scores: dict[str, Score]
+
+
+@dataclass
+class Report:
+    command: str
+    engines: list  # engine objects, in column order
+    pages: list[PageRow] = field(default_factory=list)
+    crops: list[CropRow] = field(default_factory=list)
+    orientation: CropRow | None = None
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    seconds: float = 0.0
+
+
+# ---------------------------------------------------------------- context
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for row in f:
+                if row.startswith("model name"):
+                    return row.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def memory_gib() -> str:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            kib = int(f.readline().split()[1])
+        return f"{kib / 2**20:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        return "unknown memory"
+
+
+def git_commit() -> str:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return f"{commit} (with uncommitted changes)" if dirty else commit
+
+
+def torch_line(engines: list) -> str:
+    import torch
+
+    device = NA
+    for engine in engines:
+        if engine.name == "ours":
+            try:
+                device = engine.describe().rsplit(" on ", 1)[-1]
+            except Exception as exc:  # the report still says what it can
+                device = f"unknown ({exc})"
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA GPU"
+    return f"torch {torch.__version__}, device for ours: {device} ({gpu}), torch threads {torch.get_num_threads()}"
+
+
+def model_cards() -> list[str]:
+    rows = []
+    for path in sorted(get_settings().model_dir.glob("*.json")):
+        try:
+            card = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        training = card.get("training", {}) if isinstance(card.get("training"), dict) else {}
+        note = training.get("note", "")
+        rows.append(f"`{path.stem}`: {training.get('steps', '?')} training steps" + (f" ({note})" if note else ""))
+    return rows
+
+
+# ---------------------------------------------------------------- cells
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _unavailable(score: Score | None) -> bool:
+    return score is None or bool(score.unavailable)
+
+
+def _mark(score: Score) -> str:
+    return f" ({score.failures} failed)" if score.failures else ""
+
+
+def page_cells(row: PageRow, engine) -> list[str]:
+    score = row.scores.get(engine.name)
+    if _unavailable(score):
+        return [NA, NA, NA]
+    cer = _pct(score.cer.cer) if row.has_text else DASH
+    return [cer + _mark(score), f"{score.detection.hmean:.3f}", f"{score.per_item:.2f}"]
+
+
+def crop_cell(score: Score | None, value: float) -> str:
+    if _unavailable(score):
+        return NA
+    return f"{_pct(value)} ({1000 * score.per_item:.0f} ms){_mark(score)}"
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def pages_table(report: Report) -> list[str]:
+    header = ["Set", "Pages"]
+    for e in report.engines:
+        header += [f"{e.title} CER", f"{e.title} H-mean", f"{e.title} s/page"]
+    rows = []
+    for row in report.pages:
+        cells = [row.name, str(row.size)]
+        for e in report.engines:
+            cells += page_cells(row, e)
+        rows.append(cells)
+    return _table(header, rows)
+
+
+def detection_table(report: Report) -> list[str]:
+    header = ["Set"] + [f"{e.title} P / R" for e in report.engines]
+    rows = []
+    for row in report.pages:
+        cells = [row.name]
+        for e in report.engines:
+            s = row.scores.get(e.name)
+            cells.append(
+                NA
+                if _unavailable(s)
+                else f"{s.detection.precision:.3f} / {s.detection.recall:.3f} ({s.detection.matched} of {s.detection.true} lines, {s.detection.predicted} found)"
+            )
+        rows.append(cells)
+    return _table(header, rows)
+
+
+def crops_table(report: Report) -> list[str]:
+    header = ["Set", "Items", "Measure"] + [e.title for e in report.engines]
+    rows = []
+    for row in report.crops:
+        if row.kind == "word":
+            measures = [("word accuracy", lambda s: s.accuracy)]
+        else:
+            measures = [("line CER", lambda s: s.cer.cer), ("lines exactly right", lambda s: s.accuracy)]
+        for label, value in measures:
+            cells = [row.name, str(row.size), label]
+            for e in report.engines:
+                s = row.scores.get(e.name)
+                cells.append(crop_cell(s, value(s) if not _unavailable(s) else 0.0))
+            rows.append(cells)
+    return _table(header, rows)
+
+
+def orientation_table(report: Report) -> list[str]:
+    row = report.orientation
+    header = ["Set", "Pages x 4 angles", "Measure"] + [e.title for e in report.engines]
+    cells = [row.name, str(row.size), "orientation accuracy"]
+    for e in report.engines:
+        s = row.scores.get(e.name)
+        cells.append(crop_cell(s, s.accuracy if not _unavailable(s) else 0.0))
+    return _table(header, [cells])
+
+
+def problems(report: Report) -> list[str]:
+    out = []
+    rows = [*report.pages, *report.crops] + ([report.orientation] if report.orientation else [])
+    for row in rows:
+        for e in report.engines:
+            s = row.scores.get(e.name)
+            if s is None or s.unavailable == NO_PAGE_ORIENTATION:  # by design, said under "How"
+                continue
+            if s.unavailable:
+                out.append(f"- {row.name}, {e.title}: not run: {s.unavailable}")
+            elif s.failures:
+                out.append(
+                    f"- {row.name}, {e.title}: {s.failures} item(s) failed and were scored as empty; first: {s.first_error}"
+                )
+    return out
+
+
+def render(report: Report) -> str:
+    when = report.started.strftime("%Y-%m-%d %H:%M UTC")
+    sizes = ", ".join(f"{r.name} {r.size}" for r in [*report.pages, *report.crops])
+    if report.orientation:
+        sizes += f", {report.orientation.name} {report.orientation.size} x 4"
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- Written by `make bench` (python -m bench). Do not edit by hand: re-run the benchmark. -->",
+        "",
+        f"- Date: {when}; the whole run took {report.seconds / 60:.1f} min",
+        f"- Command: `{report.command}`",
+        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, {memory_gib()}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}",
+        f"- {torch_line(report.engines)}",
+        f"- Commit: {git_commit()}",
+        f"- Set sizes: {sizes}",
+    ]
+    for e in report.engines:
+        try:
+            lines.append(f"- {e.title}: {e.describe()}")
+        except Exception as exc:
+            lines.append(f"- {e.title}: ({exc})")
+    cards = model_cards()
+    if cards:
+        lines.append("- Our models: " + "; ".join(cards))
+    if report.pages:
+        lines += ["", "## Pages: character error rate, line detection, speed", "", *pages_table(report)]
+        lines += ["", "Line detection, precision / recall:", "", *detection_table(report)]
+    if report.crops:
+        lines += ["", "## Recognizer only (cropped words and lines; time per crop in brackets)", "", *crops_table(report)]
+    if report.orientation:
+        lines += ["", "## Page orientation (time per page in brackets)", "", *orientation_table(report)]
+    trouble = problems(report)
+    if trouble:
+        lines += ["", "## Problems in this run", "", *trouble]
+    lines += ["", *HOW]
+    return "\n".join(lines) + "\n"
+
+
+HOW = [
+    "## How the figures are made",
+    "",
+    "- **CER**: text is NFKC-normalised and stripped of whitespace. Predicted and true lines that overlap "
+    "(intersection at least half the smaller one's area) form connected groups; each group's lines are read "
+    "top-to-bottom, left-to-right, joined and compared by edit distance. A true line that no prediction overlaps "
+    "counts its full length, a predicted line that overlaps no true line counts its length as insertions. "
+    "CER = sum of distances / sum of true characters, over the whole set.",
+    "- **Line detection**: predicted and true line polygons are matched one-to-one at IoU >= 0.5, greedily by IoU; "
+    "H-mean = 2PR / (P + R) over the whole set. MSRA-TD500 lines marked difficult are don't-care: a prediction "
+    "matched to one counts neither way. FUNSD's lines are built from its word boxes: an entity's words that "
+    "overlap vertically form one line.",
+    "- **s/page**: wall time of the engine's call per page, models already loaded; Tesseract's includes starting "
+    "its process and reading a PNG. Tesseract runs one thread (OMP_THREAD_LIMIT=1); PP-OCRv4 (onnxruntime) and "
+    "ours (torch) use the cores they find.",
+    "- **Recognizer only**: IIIT5K words are right when they match lexicon-free, case-insensitive, letters and "
+    "digits only; UW3 lines are scored by CER (same normalisation) and by exact match. Tesseract reads each crop "
+    "as one word (psm 8) or one line (psm 7).",
+    "- **Orientation**: clean rendered pages turned clockwise by 0, 90, 180 and 270 degrees; an engine must name "
+    "the turn. Ours uses its orientation stage; Tesseract its OSD (psm 0), which gives no answer on pages with "
+    "too little text (counted wrong). PP-OCRv4 has no page-orientation model.",
+    "- **Sets**: rendered-zh / rendered-en are pages of the Debian Reference (Debian packages debian-reference-zh-cn "
+    "and -en, reserved for evaluation) rasterised at 200 DPI with their text layer as ground truth; `scan` copies "
+    "are tilted 0.5-1.2 degrees, low-contrast, blurred, noisy and JPEG-compressed, with the true boxes moved along. "
+    "FUNSD, MSRA-TD500, IIIT5K and UW3 come from `../shared/data/dev/` and are used for evaluation only.",
+]

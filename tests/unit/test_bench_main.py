@@ -1,0 +1,27 @@
+"""``python -m bench`` end to end on a tiny recognizer-only run with a real engine."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from bench.__main__ import main
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs tesseract")
+def test_a_small_run_prints_and_writes_the_report(tmp_path, capsys):
+    out = tmp_path / "benchmarks.md"
+    assert main(["--sets", "uw3", "--engines", "tesseract", "--limit", "2", "--output", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert capsys.readouterr().out == text
+    assert "Set sizes: UW3 2" in text
+    rows = [row for row in text.splitlines() if row.startswith("| UW3 | 2 |")]
+    assert [row.split(" | ")[2] for row in rows] == ["line CER", "lines exactly right"]
+    assert all(" ms)" in row for row in rows)  # a figure with its time per crop, not "n/a"
+    assert "Do not edit by hand" in text
+
+
+def test_unknown_sets_and_engines_are_refused(tmp_path):
+    assert main(["--sets", "nope", "--no-write"]) == 2
+    assert main(["--engines", "abbyy", "--no-write"]) == 2
