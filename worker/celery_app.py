@@ -17,8 +17,11 @@ machine vanished. The tasks make repeats harmless (see db.transitions).
 
 from __future__ import annotations
 
+import logging
+import os
+
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import celeryd_after_setup, worker_process_init
 from kombu import Exchange, Queue
 
 from core.settings import Settings, get_settings
@@ -81,6 +84,33 @@ def make_celery(settings: Settings) -> Celery:
 
 
 app = make_celery(get_settings())
+
+
+_pool_size = 1  # set in the parent before the pool forks; children inherit it
+
+
+@celeryd_after_setup.connect
+def _remember_pool_size(sender=None, instance=None, **_kwargs):
+    global _pool_size
+    _pool_size = max(1, int(getattr(instance, "concurrency", 1) or 1))
+
+
+def torch_threads_per_process(settings: Settings, pool_size: int) -> int:
+    """OCR_TORCH_THREADS, or the cores shared out among the pool's processes.
+
+    Each pool process runs its own torch; letting every one of them use all cores
+    oversubscribes the CPU, and spinning threads then make each page several times slower.
+    """
+    return settings.torch_threads or max(1, (os.cpu_count() or 1) // pool_size)
+
+
+@worker_process_init.connect
+def _share_cores(**_kwargs):
+    import torch  # the pool processes run the pipeline; the parent never needs torch
+
+    threads = torch_threads_per_process(get_settings(), _pool_size)
+    torch.set_num_threads(threads)
+    logging.getLogger(__name__).info("pool process %d: %d torch thread(s) for %d pool process(es)", os.getpid(), threads, _pool_size)
 
 
 @worker_process_init.connect

@@ -81,3 +81,16 @@ def test_migrations_match_the_models(tmp_path):
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     engine.dispose()
+
+
+def test_torch_threads_share_the_cores_among_pool_processes(monkeypatch):
+    import dataclasses
+
+    from core.settings import Settings
+    from worker.celery_app import torch_threads_per_process
+
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    settings = dataclasses.replace(Settings.from_env(), torch_threads=0)
+    assert torch_threads_per_process(settings, 2) == 4
+    assert torch_threads_per_process(settings, 16) == 1
+    assert torch_threads_per_process(dataclasses.replace(settings, torch_threads=3), 2) == 3
