@@ -7,9 +7,11 @@ import shutil
 import pytest
 
 from bench.__main__ import main
+from bench.datasets import UW3_DIR
 
 
 @pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs tesseract")
+@pytest.mark.skipif(not UW3_DIR.is_dir(), reason=f"evaluation data not beside the checkout ({UW3_DIR}); set OCR_BENCH_DATA")
 def test_a_small_run_prints_and_writes_the_report(tmp_path, capsys):
     out = tmp_path / "benchmarks.md"
     assert main(["--sets", "uw3", "--engines", "tesseract", "--limit", "2", "--output", str(out)]) == 0
