@@ -13,7 +13,7 @@ import random
 import re
 from pathlib import Path
 
-from pipeline.charset import CJK_PUNCTUATION, gb2312_hanzi
+from pipeline.charset import gb2312_hanzi
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 RESERVED = "debian-reference"

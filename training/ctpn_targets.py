@@ -63,8 +63,9 @@ def _edge_y(p: np.ndarray, q: np.ndarray, x: np.ndarray) -> np.ndarray:
     return p[1] + slope * (x - p[0])
 
 
-def line_slices(quads: np.ndarray, height: int, width: int, ink: np.ndarray | None = None,
-                min_cover: float = MIN_COVER) -> Slices:
+def line_slices(
+    quads: np.ndarray, height: int, width: int, ink: np.ndarray | None = None, min_cover: float = MIN_COVER
+) -> Slices:
     """Cut each line (N, 4, 2) into one slice per anchor column it touches, inside an image height x width."""
     cols, y0s, y1s, lines, strong = [], [], [], [], []
     xls, xrs = line_ends(quads)
@@ -95,8 +96,7 @@ def line_slices(quads: np.ndarray, height: int, width: int, ink: np.ndarray | No
     if not cols:
         empty = np.zeros(0)
         return Slices(empty.astype(int), empty, empty, empty.astype(int), empty.astype(bool))
-    return Slices(np.concatenate(cols), np.concatenate(y0s), np.concatenate(y1s),
-                  np.concatenate(lines), np.concatenate(strong))
+    return Slices(np.concatenate(cols), np.concatenate(y0s), np.concatenate(y1s), np.concatenate(lines), np.concatenate(strong))
 
 
 def vertical_iou(y0: np.ndarray, y1: np.ndarray, h: int, heights=ANCHOR_HEIGHTS) -> np.ndarray:
@@ -157,4 +157,3 @@ def assign(quads: np.ndarray, height: int, width: int, ink: np.ndarray | None = 
     side[pos] = np.where(near, offsets, 0.0)
     side_mask[pos] = side_pos
     return Targets(labels, vertical, side, side_mask)
-

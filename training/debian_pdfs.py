@@ -1,9 +1,9 @@
 """Real page layouts: PDFs shipped in Debian packages, rasterised with their text layer as line ground truth.
 
 Pages are rendered with ``pdftoppm`` at a random DPI; lines and their text come
-from ``pdftotext -bbox-layout`` (poppler-utils). A text-layer line is split
-where its words are far apart (table cells, tab stops), because the detector
-keeps those apart too. Pages whose ink lies mostly outside the text layer
+from ``pdftotext -bbox-layout`` (poppler-utils). Lines follow the benchmark's
+convention: split where words are far apart (table cells, tab stops), joined
+where the text layer cut one visual line into pieces. Pages whose ink lies mostly outside the text layer
 (figures, scanned images) are skipped: their unlabelled ink would teach the
 detector that text is background.
 
@@ -24,8 +24,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bench.metrics import TextLine, box_to_polygon
+from bench.render import JOIN_GAP, join_row_pieces
 from training.corpus import DATA_DIR, RESERVED
-from training.pages import Page, box_quad
+from training.pages import Page
 
 TRAIN_PDFS = (
     "/usr/share/doc/maint-guide-zh-cn/maint-guide.zh-cn.pdf",
@@ -40,7 +42,6 @@ VALIDATION_PDFS = (
     "/usr/share/doc/debian/FAQ/debian-faq.zh-cn.pdf.gz",
     "/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf",
 )
-SPLIT_GAP_PT = 20.0  # a word gap wider than this (about 2 anchor widths at working size) splits a line
 MAX_STRAY_INK = 0.15  # skip pages with more ink than this outside the text layer's lines
 
 _WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>')
@@ -70,10 +71,16 @@ def page_count(pdf: Path) -> int:
 
 
 def text_lines(pdf: Path, page: int) -> list[tuple[np.ndarray, str]]:
-    """Lines of one page as ((4, 2) quad in PDF points, text), split at wide word gaps."""
-    out = subprocess.run(["pdftotext", "-bbox-layout", "-f", str(page), "-l", str(page), str(pdf), "-"],
-                         capture_output=True, text=True, check=True).stdout
-    lines = []
+    """Lines of one page as ((4, 2) quad in PDF points, text).
+
+    Text-layer lines are split at word gaps wider than the benchmark's JOIN_GAP
+    line heights, and row pieces closer than that are joined, exactly as the
+    benchmark builds its ground truth (bench.render.join_row_pieces).
+    """
+    out = subprocess.run(
+        ["pdftotext", "-bbox-layout", "-f", str(page), "-l", str(page), str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    pieces = []
     for block in out.split("<line ")[1:]:
         words = [(float(a), float(b), float(c), float(d), html.unescape(t)) for a, b, c, d, t in _WORD.findall(block)]
         words = [w for w in words if w[4].strip()]
@@ -82,24 +89,27 @@ def text_lines(pdf: Path, page: int) -> list[tuple[np.ndarray, str]]:
         height = max(w[3] for w in words) - min(w[1] for w in words)
         group = [words[0]]
         for w in words[1:]:
-            if w[0] - group[-1][2] > max(SPLIT_GAP_PT, 1.5 * height):
-                lines.append(group)
+            if w[0] - group[-1][2] > JOIN_GAP * height:
+                pieces.append(group)
                 group = []
             group.append(w)
-        lines.append(group)
-    result = []
-    for group in lines:
-        x0, y0 = min(w[0] for w in group), min(w[1] for w in group)
-        x1, y1 = max(w[2] for w in group), max(w[3] for w in group)
-        text = "".join(w[4] if i == 0 or w[0] - group[i - 1][2] < 0.15 * (y1 - y0) else " " + w[4]
-                       for i, w in enumerate(group))
-        result.append((box_quad(x0, y0, x1, y1), text))
-    return result
+        pieces.append(group)
+    lines = [
+        TextLine(
+            box_to_polygon(min(w[0] for w in g), min(w[1] for w in g), max(w[2] for w in g), max(w[3] for w in g)),
+            " ".join(w[4].strip() for w in g),
+        )
+        for g in pieces
+    ]
+    return [(np.asarray(line.polygon, dtype=np.float32), line.text) for line in join_row_pieces(lines)]
 
 
 def render(pdf: Path, page: int, dpi: int) -> np.ndarray:
-    out = subprocess.run(["pdftoppm", "-gray", "-r", str(dpi), "-f", str(page), "-l", str(page), "-singlefile", str(pdf)],
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(
+        ["pdftoppm", "-gray", "-r", str(dpi), "-f", str(page), "-l", str(page), "-singlefile", str(pdf)],
+        capture_output=True,
+        check=True,
+    ).stdout
     img = cv2.imdecode(np.frombuffer(out, np.uint8), cv2.IMREAD_GRAYSCALE)
     if img is None:
         raise ValueError(f"pdftoppm gave no image for {pdf} page {page}")
@@ -120,7 +130,7 @@ def pdf_page(pdf: Path, page: int, dpi: int) -> Page | None:
     for q in quads:
         x0, y0 = np.floor(q.min(0) - 2 * s).astype(int)
         x1, y1 = np.ceil(q.max(0) + 2 * s).astype(int)
-        covered[max(y0, 0):y1, max(x0, 0):x1] = 1
+        covered[max(y0, 0) : y1, max(x0, 0) : x1] = 1
     total = int(ink.sum())
     if total == 0 or int((ink & (covered == 0)).sum()) > MAX_STRAY_INK * total:
         return None

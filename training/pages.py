@@ -87,7 +87,7 @@ class _Canvas:
         """Write one line with its left ink edge near ``x``; record its box; return its right edge."""
         face = pil_font(font.path, font.index, size)
         text = text.strip()
-        if not text:
+        if not any(ch.isalnum() for ch in text):  # a lone mark is not a line anyone reads
             return x
         self.draw.text((x, baseline), text, font=face, fill=fill, anchor="ls")
         left, top, right, bottom = self.draw.textbbox((x, baseline), text, font=face, anchor="ls")
@@ -172,7 +172,9 @@ class PageSynth:
 
     # ---- page ---------------------------------------------------------------------------------
 
-    def __call__(self, render_scale: float = 1.0, kind: str | None = None, clutter_only: bool = False) -> Page:
+    def __call__(
+        self, render_scale: float = 1.0, kind: str | None = None, clutter_only: bool = False, clutter: bool = True
+    ) -> Page:
         rng = self.rng
         kind = kind or rng.choices([k for k, _ in self.KINDS], [w for _, w in self.KINDS])[0]
         long_side = int(1280 * render_scale)
@@ -189,11 +191,13 @@ class PageSynth:
         s = render_scale
         if not clutter_only:
             getattr(self, f"_layout_{kind}")(canvas, s)
-        for _ in range(rng.choice([0, 0, 1, 1, 2, 3]) + (4 if clutter_only else 0)):
+        for _ in range((rng.choice([0, 0, 1, 1, 2, 3]) if clutter else 0) + (4 if clutter_only else 0)):
             self._clutter(canvas, s)
         img = np.asarray(canvas.img)
         ink = np.abs(img.astype(np.int16) - paper) > INK_CONTRAST
-        return Page(image=np.array(img), quads=np.array(canvas.quads).reshape(-1, 4, 2), texts=list(canvas.texts), ink=ink, kind=kind)
+        return Page(
+            image=np.array(img), quads=np.array(canvas.quads).reshape(-1, 4, 2), texts=list(canvas.texts), ink=ink, kind=kind
+        )
 
     def _ink_level(self, paper: int) -> int:
         return self.rng.randint(0, max(0, min(110, paper - 100)))
@@ -275,7 +279,7 @@ class PageSynth:
             line = self._fit(text, font, size, avail)
             if not line:
                 break
-            text = text[len(line):].lstrip()
+            text = text[len(line) :].lstrip()
             if i == n - 1 and rng.random() < 0.7:  # a paragraph's last line is usually short
                 line = line[: max(1, int(len(line) * rng.uniform(0.2, 1.0)))]
             c.text(x + (indent if i == 0 else 0), base, line, font, size, ink)
@@ -312,7 +316,6 @@ class PageSynth:
         line_w = max(1, int(s * rng.choice([1, 1, 2])))
         top = y + size * 0.5
         yy = top
-        drawn = 0
         for r in range(rows):
             if yy + row_h > bottom:
                 break
@@ -321,13 +324,22 @@ class PageSynth:
                 if rng.random() < 0.85:
                     text = self._short() if rng.random() < 0.6 or r == 0 else self.text._generated()
                     align = rng.choice(["left", "left", "right", "centre"])
-                    self._single(c, xx + pad, yy + row_h * 0.5 + size * 0.35, text, size, ink, widths[col] - 2 * pad,
-                                 bold=r == 0 and rng.random() < 0.5, centre=align == "centre", right=align == "right")
+                    self._single(
+                        c,
+                        xx + pad,
+                        yy + row_h * 0.5 + size * 0.35,
+                        text,
+                        size,
+                        ink,
+                        widths[col] - 2 * pad,
+                        bold=r == 0 and rng.random() < 0.5,
+                        centre=align == "centre",
+                        right=align == "right",
+                    )
                 xx += widths[col]
             if grid or r == 0:
                 c.draw.line([(x, yy + row_h), (x + sum(widths), yy + row_h)], fill=ink, width=line_w)
             yy += row_h
-            drawn += 1
         c.draw.line([(x, top), (x + sum(widths), top)], fill=ink, width=line_w)
         c.draw.line([(x, yy), (x + sum(widths), yy)], fill=ink, width=line_w)
         if grid:
@@ -384,10 +396,21 @@ class PageSynth:
                 end = self._single(c, fx, base, label, body, ink, span * 0.4)
                 vx = end + max(body, 34 * s)  # far enough apart to be separate lines
                 if rng.random() < 0.5:
-                    c.draw.line([(vx - body * 0.3, base + body * 0.35), (fx + span - 40 * s, base + body * 0.35)], fill=ink, width=max(1, int(s)))
+                    c.draw.line(
+                        [(vx - body * 0.3, base + body * 0.35), (fx + span - 40 * s, base + body * 0.35)],
+                        fill=ink,
+                        width=max(1, int(s)),
+                    )
                 if rng.random() < 0.75 and fx + span - 40 * s - vx > 3 * body:
-                    self._single(c, vx, base - body * 0.1, self._short(), body, self._ink_level(c.paper), fx + span - 40 * s - vx,
-                                 )
+                    self._single(
+                        c,
+                        vx,
+                        base - body * 0.1,
+                        self._short(),
+                        body,
+                        self._ink_level(c.paper),
+                        fx + span - 40 * s - vx,
+                    )
                 elif rng.random() < 0.3:
                     for k in range(rng.randint(2, 6)):  # character boxes
                         bx = vx + k * body * 1.5
@@ -444,13 +467,25 @@ class PageSynth:
             if base > h * 0.95:
                 break
             x = rng.uniform(0.02, 0.3) * w
-            region = np.asarray(c.img)[max(0, int(base - size)):int(base), :]
+            region = np.asarray(c.img)[max(0, int(base - size)) : int(base), :]
             bg = int(np.median(region)) if region.size else c.paper
             fill = rng.randint(0, 60) if bg > 128 else rng.randint(200, 255)  # contrast with what lies behind
-            self._single(c, x, base, self._short(), size, fill, w - x - 0.02 * w, bold=rng.random() < 0.5,
-                         centre=rng.random() < 0.4)
+            self._single(
+                c, x, base, self._short(), size, fill, w - x - 0.02 * w, bold=rng.random() < 0.5, centre=rng.random() < 0.4
+            )
 
     # ---- clutter: marks that are not text ------------------------------------------------------
+
+    def _free_spot(self, c: _Canvas, fw: float, fh: float, tries: int = 20) -> tuple[float, float] | None:
+        """A random top-left corner where an fw x fh mark covers no line: clutter sits beside text, not on it."""
+        w, h = c.size
+        boxes = np.array(c.quads).reshape(-1, 4, 2)
+        lo, hi = boxes.min(1) if len(boxes) else np.zeros((0, 2)), boxes.max(1) if len(boxes) else np.zeros((0, 2))
+        for _ in range(tries):
+            x, y = self.rng.uniform(0, max(1.0, w - fw)), self.rng.uniform(0, max(1.0, h - fh))
+            if not ((lo[:, 0] < x + fw) & (hi[:, 0] > x) & (lo[:, 1] < y + fh) & (hi[:, 1] > y)).any():
+                return x, y
+        return None
 
     def _clutter(self, c: _Canvas, s: float) -> None:
         rng = self.rng
@@ -458,38 +493,63 @@ class PageSynth:
         kind = rng.choice(["rule", "box", "barcode", "stamp", "photo", "signature", "specks", "logo"])
         ink = self._ink_level(c.paper)
         x, y = rng.uniform(0, w * 0.9), rng.uniform(0, h * 0.9)
-        if kind == "rule":
+        if kind == "specks":
+            for _ in range(rng.randint(20, 300)):
+                px, py, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.5, 2.5)
+                c.draw.ellipse([px - r, py - r, px + r, py + r], fill=rng.randint(0, 150))
+            return
+        if kind == "rule":  # rules may cross text: underlines, strike-outs, table borders
             if rng.random() < 0.7:
                 c.draw.line([(x, y), (x + rng.uniform(0.1, 0.8) * w, y)], fill=ink, width=rng.randint(1, 4))
             else:
                 c.draw.line([(x, y), (x, y + rng.uniform(0.1, 0.6) * h)], fill=ink, width=rng.randint(1, 3))
-        elif kind == "box":
-            c.draw.rectangle([x, y, x + rng.uniform(20, 0.5 * w), y + rng.uniform(20, 0.3 * h)], outline=ink, width=rng.randint(1, 3))
+            return
+        size = {
+            "box": (rng.uniform(20, 0.5 * w), rng.uniform(20, 0.3 * h)),
+            "barcode": (rng.uniform(60, 250) * s, rng.uniform(15, 80) * s),
+            "stamp": (rng.uniform(50, 160) * s,) * 2,
+            "photo": (rng.uniform(0.1, 0.4) * w, rng.uniform(0.08, 0.3) * h),
+            "signature": (rng.uniform(80, 300) * s, rng.uniform(20, 80) * s),
+            "logo": (rng.uniform(30, 150) * s, rng.uniform(20, 80) * s),
+        }[kind]
+        fw, fh = size
+        spot = self._free_spot(c, fw, fh)
+        if spot is None:
+            return
+        x, y = spot
+        if kind == "box":
+            c.draw.rectangle([x, y, x + fw, y + fh], outline=ink, width=rng.randint(1, 3))
         elif kind == "barcode":
-            self._barcode(c, int(x), int(y), int(rng.uniform(60, 250) * s), int(rng.uniform(15, 80) * s))
+            self._barcode(c, int(x), int(y), int(fw), int(fh))
         elif kind == "stamp":
-            r = rng.uniform(25, 80) * s
+            r = fw / 2
             grey = rng.randint(60, 170)
             c.draw.ellipse([x, y, x + 2 * r, y + 2 * r], outline=grey, width=max(2, int(r / 12)))
             c.draw.ellipse([x + r * 0.2, y + r * 0.2, x + r * 1.8, y + r * 1.8], outline=grey, width=1)
-            pts = [(x + r + r * 0.5 * math.cos(a) * (1 if i % 2 == 0 else 0.4), y + r + r * 0.5 * math.sin(a) * (1 if i % 2 == 0 else 0.4))
-                   for i, a in enumerate(np.linspace(-math.pi / 2, 1.5 * math.pi, 11)[:-1])]
+            pts = [
+                (
+                    x + r + r * 0.5 * math.cos(a) * (1 if i % 2 == 0 else 0.4),
+                    y + r + r * 0.5 * math.sin(a) * (1 if i % 2 == 0 else 0.4),
+                )
+                for i, a in enumerate(np.linspace(-math.pi / 2, 1.5 * math.pi, 11)[:-1])
+            ]
             c.draw.polygon(pts, fill=grey)
         elif kind == "photo":
-            self._photo(c, int(x), int(y), int(rng.uniform(0.1, 0.4) * w), int(rng.uniform(0.08, 0.3) * h))
+            self._photo(c, int(x), int(y), int(fw), int(fh))
         elif kind == "signature":
-            pts = [(x, y)]
+            pts = [(x, y + fh / 2)]
             for _ in range(rng.randint(8, 30)):
                 px, py = pts[-1]
-                pts.append((px + rng.uniform(-10, 25) * s, py + rng.uniform(-15, 15) * s))
+                pts.append(
+                    (
+                        float(np.clip(px + rng.uniform(-10, 25) * s, x, x + fw)),
+                        float(np.clip(py + rng.uniform(-15, 15) * s, y, y + fh)),
+                    )
+                )
             c.draw.line(pts, fill=ink, width=rng.randint(1, 3), joint="curve")
-        elif kind == "specks":
-            for _ in range(rng.randint(20, 300)):
-                px, py, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.5, 2.5)
-                c.draw.ellipse([px - r, py - r, px + r, py + r], fill=rng.randint(0, 150))
         else:  # logo: a few filled shapes
             for _ in range(rng.randint(1, 4)):
-                r = rng.uniform(8, 40) * s
+                r = min(fh / 2, rng.uniform(8, 40) * s)
                 fill = rng.randint(0, 180)
                 if rng.random() < 0.5:
                     c.draw.ellipse([x, y, x + 2 * r, y + 2 * r], fill=fill)
@@ -530,8 +590,9 @@ def _transform_quads(quads: np.ndarray, m: np.ndarray) -> np.ndarray:
     return cv2.perspectiveTransform(quads.reshape(-1, 1, 2).astype(np.float64), m).reshape(-1, 4, 2).astype(np.float32)
 
 
-def warp_page(page: Page, rng: random.Random, max_tilt: float = 3.0, perspective: float = 0.03,
-              photo_border: float = 0.0) -> Page:
+def warp_page(
+    page: Page, rng: random.Random, max_tilt: float = 3.0, perspective: float = 0.03, photo_border: float = 0.0
+) -> Page:
     """Tilt and mildly warp a page, boxes included; ``photo_border`` > 0 shows it on a darker surface."""
     h, w = page.image.shape
     bx, by = int(w * photo_border), int(h * photo_border)
@@ -541,7 +602,9 @@ def warp_page(page: Page, rng: random.Random, max_tilt: float = 3.0, perspective
     centre = np.float32([w / 2, h / 2])
     rot = np.float32([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
     dst = (src - centre) @ rot.T + centre + np.float32([bx, by])
-    dst += np.float32([[rng.uniform(-perspective, perspective) * w, rng.uniform(-perspective, perspective) * h] for _ in range(4)])
+    dst += np.float32(
+        [[rng.uniform(-perspective, perspective) * w, rng.uniform(-perspective, perspective) * h] for _ in range(4)]
+    )
     m = cv2.getPerspectiveTransform(src, dst)
     paper = int(np.median(page.image[::8, ::8]))
     if photo_border > 0:
@@ -553,8 +616,9 @@ def warp_page(page: Page, rng: random.Random, max_tilt: float = 3.0, perspective
         inside = cv2.warpPerspective(np.ones((h, w), np.uint8), m, (out_w, out_h), flags=cv2.INTER_NEAREST) > 0
         image = np.where(inside, warped, canvas)
     else:
-        image = cv2.warpPerspective(page.image, m, (out_w, out_h), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_CONSTANT, borderValue=paper)
+        image = cv2.warpPerspective(
+            page.image, m, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=paper
+        )
     ink = None
     if page.ink is not None:
         ink = cv2.warpPerspective(page.ink.astype(np.uint8), m, (out_w, out_h), flags=cv2.INTER_NEAREST) > 0
@@ -576,7 +640,9 @@ def paper_texture(img: np.ndarray, rng: random.Random) -> np.ndarray:
     """Low-frequency blotches of recycled or aged paper."""
     h, w = img.shape
     gen = np.random.default_rng(rng.getrandbits(32))
-    field_ = cv2.resize(gen.uniform(-1, 1, (max(2, h // 64), max(2, w // 64))).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    field_ = cv2.resize(
+        gen.uniform(-1, 1, (max(2, h // 64), max(2, w // 64))).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC
+    )
     return np.clip(img.astype(np.float32) + rng.uniform(5, 25) * field_, 0, 255).astype(np.uint8)
 
 
@@ -584,8 +650,13 @@ def distort(page: Page, rng: random.Random, strength: float | None = None) -> Pa
     """A scanned or photographed copy of a clean page: geometry first (boxes follow), then degradations."""
     photo = page.kind in ("receipt", "sign") and rng.random() < 0.6 or rng.random() < 0.15
     if rng.random() < 0.75 or photo:
-        page = warp_page(page, rng, max_tilt=3.0 if rng.random() < 0.8 else 0.5,
-                         perspective=0.03 if photo else 0.01, photo_border=rng.uniform(0.02, 0.12) if photo else 0.0)
+        page = warp_page(
+            page,
+            rng,
+            max_tilt=3.0 if rng.random() < 0.8 else 0.5,
+            perspective=0.03 if photo else 0.01,
+            photo_border=rng.uniform(0.02, 0.12) if photo else 0.0,
+        )
     img = page.image
     if rng.random() < 0.3:
         img = paper_texture(img, rng)
@@ -604,6 +675,13 @@ def to_working_page(page: Page) -> Page:
     ink = None
     if page.ink is not None:
         ink = np.zeros(working.shape, dtype=bool)
-        ink[:ch, :cw] = cv2.resize(page.ink.astype(np.uint8), (cw, ch), interpolation=cv2.INTER_AREA if cw < page.image.shape[1] else cv2.INTER_NEAREST) > 0
+        ink[:ch, :cw] = (
+            cv2.resize(
+                page.ink.astype(np.uint8),
+                (cw, ch),
+                interpolation=cv2.INTER_AREA if cw < page.image.shape[1] else cv2.INTER_NEAREST,
+            )
+            > 0
+        )
     quads = page.quads.reshape(-1, 2) @ matrix[:2, :2].T.astype(np.float32) + matrix[:2, 2].astype(np.float32)
     return Page(image=working, quads=quads.reshape(-1, 4, 2), texts=page.texts, ink=ink, kind=page.kind)
