@@ -51,11 +51,11 @@ def uneven_light(img: np.ndarray, rng: random.Random) -> np.ndarray:
     h, w = img.shape
     angle = rng.uniform(0, 2 * np.pi)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    ramp = (np.cos(angle) * xx / max(w, 1) + np.sin(angle) * yy / max(h, 1))
+    ramp = np.cos(angle) * xx / max(w, 1) + np.sin(angle) * yy / max(h, 1)
     gain = 1.0 - rng.uniform(0.1, 0.45) * (ramp - ramp.min()) / max(np.ptp(ramp), 1e-6)
     if rng.random() < 0.3:
         x0 = rng.uniform(0, w)
-        gain *= 1.0 - 0.35 * np.exp(-((xx - x0) / (0.1 * w + 1)) ** 2)
+        gain *= 1.0 - 0.35 * np.exp(-(((xx - x0) / (0.1 * w + 1)) ** 2))
     return np.clip(img.astype(np.float32) * gain, 0, 255).astype(np.uint8)
 
 

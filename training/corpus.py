@@ -127,7 +127,7 @@ class TextSampler:
         if len(line) <= n:
             return line
         start = self.rng.randint(0, len(line) - n)
-        return line[start:start + n].strip()
+        return line[start : start + n].strip()
 
     def _chinese_prose(self) -> str:
         return self._span(self.rng.choice(self.zh), 3, 18)

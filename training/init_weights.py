@@ -25,15 +25,28 @@ def main() -> None:
     model_dir = get_settings().model_dir
     only = set(sys.argv[1:])
     if not only or "orientation" in only:
-        save_model(OrientationNet(OrientationConfig()), model_dir, "orientation",
-                   {"architecture": "orientation", "config": OrientationConfig().to_dict(), "training": UNTRAINED})
+        save_model(
+            OrientationNet(OrientationConfig()),
+            model_dir,
+            "orientation",
+            {"architecture": "orientation", "config": OrientationConfig().to_dict(), "training": UNTRAINED},
+        )
     if not only or "ctpn" in only:
-        save_model(CtpnNet(CtpnConfig()), model_dir, "ctpn", {"architecture": "ctpn", "config": CtpnConfig().to_dict(), "training": UNTRAINED})
+        save_model(
+            CtpnNet(CtpnConfig()),
+            model_dir,
+            "ctpn",
+            {"architecture": "ctpn", "config": CtpnConfig().to_dict(), "training": UNTRAINED},
+        )
     for lang in [lang for lang in ("mix", "en") if not only or f"crnn_{lang}" in only]:
         charset = Charset.load(model_dir / f"charset_{lang}.txt")
         cfg = CrnnConfig(num_classes=charset.num_classes, **DEFAULT_CONFIG[lang])
-        save_model(CrnnNet(cfg), model_dir, f"crnn_{lang}",
-                   {"architecture": "crnn", "config": cfg.to_dict(), "charset": f"charset_{lang}.txt", "training": UNTRAINED})
+        save_model(
+            CrnnNet(cfg),
+            model_dir,
+            f"crnn_{lang}",
+            {"architecture": "crnn", "config": cfg.to_dict(), "charset": f"charset_{lang}.txt", "training": UNTRAINED},
+        )
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ class LineBatches(IterableDataset):
         while True:
             pool = [sampler.sample() for _ in range(self.batch_size * self.pool)]
             pool.sort(key=lambda s: s[0].shape[1])
-            batches = [pool[i:i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
+            batches = [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
             rng.shuffle(batches)
             for batch in batches:
                 yield make_batch(batch, self.charset)

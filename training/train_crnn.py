@@ -10,7 +10,6 @@ A run with no checkpoint starts from the shipped weights when those are trained.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from pathlib import Path
@@ -25,14 +24,17 @@ from pipeline.nets.crnn import STRIDE, CrnnConfig, CrnnNet
 from pipeline.weights import load_weights, read_card, save_model
 from training.checkpoints import load_state, save_state
 from training.line_data import LineBatches, LineSampler, make_batch
+from training.schedule import decay_on_stall, parse_and_train, parser
 from training.text_metrics import cer
 
 log = logging.getLogger("train_crnn")
 RUNS = Path(__file__).resolve().parent / "runs"
-DATA_NOTE = ("synthetic lines: Debian package documents (debian-faq-zh-cn, maint-guide-zh-cn, manpages-zh, English man pages "
-             "and copyright files; never debian-reference), jieba dictionary words by frequency, random GB2312 hanzi, "
-             "generated numbers/dates/prices/codes/addresses; Debian fonts (Noto CJK SC, WenQuanYi, AR PL, DejaVu, "
-             "Liberation, FreeFont); scan and photo degradations")
+DATA_NOTE = (
+    "synthetic lines: Debian package documents (debian-faq-zh-cn, maint-guide-zh-cn, manpages-zh, English man pages "
+    "and copyright files; never debian-reference), jieba dictionary words by frequency, random GB2312 hanzi, "
+    "generated numbers/dates/prices/codes/addresses; Debian fonts (Noto CJK SC, WenQuanYi, AR PL, DejaVu, "
+    "Liberation, FreeFont); scan and photo degradations"
+)
 
 
 def greedy_texts(logits: torch.Tensor, widths: torch.Tensor, charset: Charset) -> list[str]:
@@ -47,7 +49,7 @@ def greedy_texts(logits: torch.Tensor, widths: torch.Tensor, charset: Charset) -
 def validation_set(lang: str, charset: Charset, size: int, batch_size: int) -> list[dict]:
     sampler = LineSampler(lang, charset, seed=987_654)  # disjoint from the training seeds
     samples = sorted((sampler.sample() for _ in range(size)), key=lambda s: s[0].shape[1])
-    return [make_batch(samples[i:i + batch_size], charset) for i in range(0, size, batch_size)]
+    return [make_batch(samples[i : i + batch_size], charset) for i in range(0, size, batch_size)]
 
 
 @torch.inference_mode()
@@ -87,7 +89,12 @@ def build(lang: str, device: torch.device, model_dir: Path, run: Path, lr: float
         load_weights(model, model_dir, f"crnn_{lang}", card)
         log.info("starting from shipped weights (%d steps)", card["training"]["steps"])
         t = card["training"]
-        return charset, model, opt, {"step": t["steps"], "lines": t.get("lines", 0), "best": t.get("val_cer", 1.0), "seconds": t.get("seconds", 0)}
+        return (
+            charset,
+            model,
+            opt,
+            {"step": t["steps"], "lines": t.get("lines", 0), "best": t.get("val_cer", 1.0), "seconds": t.get("seconds", 0)},
+        )
     return charset, model, opt, {"step": 0, "lines": 0, "best": 1.0, "seconds": 0}
 
 
@@ -96,9 +103,17 @@ def export(model, charset_name, lang, model_dir, state, val_cer, args):
         "architecture": "crnn",
         "config": model.cfg.to_dict(),
         "charset": charset_name,
-        "training": {"data": DATA_NOTE, "steps": state["step"], "lines": state["lines"], "seconds": int(state["seconds"]),
-                     "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "val_cer": val_cer,
-                     "command": f"python -m training.train_crnn --lang {lang}"},
+        "training": {
+            "data": DATA_NOTE,
+            "steps": state["step"],
+            "lines": state["lines"],
+            "seconds": int(state["seconds"]),
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "seed": args.seed,
+            "val_cer": val_cer,
+            "command": f"python -m training.train_crnn --lang {lang}",
+        },
         "metrics": {"synthetic_val_cer": round(val_cer, 4), "synthetic_val_lines": args.val_size},
     }
     save_model(model, model_dir, f"crnn_{lang}", card)
@@ -118,7 +133,13 @@ def train(args) -> None:
     val = validation_set(args.lang, charset, args.val_size, args.batch_size)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     data = LineBatches(args.lang, charset, args.batch_size, seed=args.seed + state["step"])
-    loader = DataLoader(data, batch_size=None, num_workers=args.workers, persistent_workers=args.workers > 0, prefetch_factor=4 if args.workers else None)
+    loader = DataLoader(
+        data,
+        batch_size=None,
+        num_workers=args.workers,
+        persistent_workers=args.workers > 0,
+        prefetch_factor=4 if args.workers else None,
+    )
     start = time.time()
     last_val = last_log = start
     lines_at_log = state["lines"]
@@ -138,7 +159,14 @@ def train(args) -> None:
         now = time.time()
         if now - last_log >= 60:
             rate = (state["lines"] - lines_at_log) / (now - last_log)
-            log.info("step %d lines %d loss %.3f %.1f lines/s lr %.2e", state["step"], state["lines"], loss.item(), rate, opt.param_groups[0]["lr"])
+            log.info(
+                "step %d lines %d loss %.3f %.1f lines/s lr %.2e",
+                state["step"],
+                state["lines"],
+                loss.item(),
+                rate,
+                opt.param_groups[0]["lr"],
+            )
             last_log, lines_at_log = now, state["lines"]
         done = now - start >= args.minutes * 60
         if now - last_val >= args.val_minutes * 60 or done:
@@ -150,33 +178,25 @@ def train(args) -> None:
                 state["best"] = val_cer
                 export(model, f"charset_{args.lang}.txt", args.lang, model_dir, state, val_cer, args)
             elif state["best"] < 0.9:  # no decay while CTC is still on its all-blank plateau
-                state["bad_evals"] = state.get("bad_evals", 0) + 1
-                if state["bad_evals"] % 3 == 0:
-                    for g in opt.param_groups:
-                        g["lr"] = max(g["lr"] * 0.5, 1e-5)
+                decay_on_stall(state, opt, patience=3)
             log.info("validation CER %.4f (best %.4f)%s", val_cer, state["best"], " exported" if improved else "")
-            save_state(run / "last.pt", model=model.state_dict(), opt=opt.state_dict(), **{k: v for k, v in state.items() if k not in ("model", "opt")})
+            save_state(
+                run / "last.pt",
+                model=model.state_dict(),
+                opt=opt.state_dict(),
+                **{k: v for k, v in state.items() if k not in ("model", "opt")},
+            )
         if done:
             break
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = parser(__doc__, val_minutes=5.0, lr=1e-3)
     p.add_argument("--lang", choices=["mix", "en"], default="mix")
-    p.add_argument("--minutes", type=float, default=9.0, help="wall-clock budget of this run")
-    p.add_argument("--val-minutes", type=float, default=5.0)
     p.add_argument("--val-size", type=int, default=400)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--reset-lr", action="store_true", help="on resume, start again from --lr")
-    p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--model-dir", default=None)
-    args = p.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    train(args)
+    parse_and_train(p, train)
 
 
 if __name__ == "__main__":

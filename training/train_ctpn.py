@@ -16,7 +16,6 @@ IoU 0.5; the best weights so far go to models/ctpn.safetensors with their card.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import random
 import time
@@ -38,6 +37,7 @@ from training.checkpoints import load_state, save_state
 from training.ctpn_targets import assign
 from training.debian_pdfs import TRAIN_PDFS, VALIDATION_PDFS, PdfPages
 from training.pages import Page, PageSynth, distort, to_working_page
+from training.schedule import decay_on_stall, parse_and_train, parser
 
 log = logging.getLogger("train_ctpn")
 RUNS = Path(__file__).resolve().parent / "runs"
@@ -333,10 +333,7 @@ def train(args) -> None:
                 state["best"] = metrics["hmean"]
                 export(model, model_dir, state, metrics, args, opt.param_groups[0]["lr"])
             else:
-                state["bad_evals"] = state.get("bad_evals", 0) + 1
-                if state["bad_evals"] % 3 == 0:
-                    for g in opt.param_groups:
-                        g["lr"] = max(g["lr"] * 0.5, 1e-5)
+                decay_on_stall(state, opt, patience=3)
             log.info(
                 "validation H-mean %.4f (P %.3f R %.3f, Debian PDF %.4f; best %.4f)%s",
                 metrics["hmean"],
@@ -352,24 +349,14 @@ def train(args) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--minutes", type=float, default=9.0, help="wall-clock budget of this run")
-    p.add_argument("--val-minutes", type=float, default=10.0)
+    p = parser(__doc__, val_minutes=10.0, lr=None)
     p.add_argument("--val-pages", type=int, default=32, help="synthetic validation pages")
     p.add_argument("--val-pdf-pages", type=int, default=8, help="validation pages from VALIDATION_PDFS")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--crop", type=int, default=512, help="crop side in working pixels, a multiple of 16")
     p.add_argument("--anchors-per-crop", type=int, default=256, help="anchors in the score loss per crop, at most half positive")
     p.add_argument("--pdf-fraction", type=float, default=0.2, help="share of pages rendered from Debian PDFs")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default 1e-3; on resume, the saved one)")
-    p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--model-dir", default=None)
-    args = p.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    train(args)
+    parse_and_train(p, train)
 
 
 if __name__ == "__main__":

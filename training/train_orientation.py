@@ -15,7 +15,6 @@ pages; the best weights so far go to models/orientation.safetensors.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import random
 import time
@@ -35,6 +34,7 @@ from pipeline.weights import load_weights, read_card, save_model
 from training.checkpoints import load_state, save_state
 from training.debian_pdfs import TRAIN_PDFS, VALIDATION_PDFS, PdfPages
 from training.pages import PageSynth, distort
+from training.schedule import decay_on_stall, parse_and_train, parser
 
 log = logging.getLogger("train_orientation")
 RUNS = Path(__file__).resolve().parent / "runs"
@@ -223,10 +223,7 @@ def train(args) -> None:
                 state["best"] = metrics["accuracy"]
                 export(model, model_dir, state, metrics, args)
             else:
-                state["bad_evals"] = state.get("bad_evals", 0) + 1
-                if state["bad_evals"] % 2 == 0:
-                    for g in opt.param_groups:
-                        g["lr"] = max(g["lr"] * 0.5, 1e-5)
+                decay_on_stall(state, opt, patience=2)
             log.info(
                 "validation page accuracy %.4f (%d of %d wrong; best %.4f)%s",
                 metrics["accuracy"],
@@ -241,23 +238,13 @@ def train(args) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--minutes", type=float, default=9.0, help="wall-clock budget of this run")
-    p.add_argument("--val-minutes", type=float, default=5.0)
+    p = parser(__doc__, val_minutes=5.0, lr=2e-3)
     p.add_argument("--val-pages", type=int, default=48, help="synthetic validation pages (each at 4 turns)")
     p.add_argument("--val-pdf-pages", type=int, default=6)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--pdf-fraction", type=float, default=0.2)
     p.add_argument("--weak-fraction", type=float, default=0.1, help="share of text-free pages")
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--model-dir", default=None)
-    args = p.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    train(args)
+    parse_and_train(p, train)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,38 @@
+"""What every training script shares: its command line and what it does after a validation."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import torch
+
+
+def parser(doc: str, val_minutes: float, lr: float | None) -> argparse.ArgumentParser:
+    """The options common to the three training commands; scripts add their own."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--minutes", type=float, default=9.0, help="wall-clock budget of this run")
+    p.add_argument("--val-minutes", type=float, default=val_minutes)
+    p.add_argument(
+        "--lr", type=float, default=lr, help="learning rate" + ("" if lr else " (default 1e-3; on resume, the saved one)")
+    )
+    p.add_argument("--threads", type=int, default=0, help="torch threads (use 1 when sharing the CPU)")
+    p.add_argument("--workers", type=int, default=1, help="data-generating processes")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--model-dir", default=None, help="default: OCR_MODEL_DIR (models/)")
+    return p
+
+
+def parse_and_train(p: argparse.ArgumentParser, train) -> None:
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    train(args)
+
+
+def decay_on_stall(state: dict, opt: torch.optim.Optimizer, patience: int) -> None:
+    """Halve the learning rate after every ``patience`` validations without a new best."""
+    state["bad_evals"] = state.get("bad_evals", 0) + 1
+    if state["bad_evals"] % patience == 0:
+        for g in opt.param_groups:
+            g["lr"] = max(g["lr"] * 0.5, 1e-5)
