@@ -144,7 +144,7 @@ def build(device, model_dir: Path, run: Path, lr: float):
     return model, opt, {"step": 0, "patches": 0, "best": 0.0, "seconds": 0}
 
 
-def export(model, model_dir: Path, state: dict, metrics: dict, args) -> None:
+def export(model, model_dir: Path, state: dict, metrics: dict, args, lr: float) -> None:
     card = {
         "architecture": "orientation",
         "config": model.cfg.to_dict(),
@@ -154,7 +154,7 @@ def export(model, model_dir: Path, state: dict, metrics: dict, args) -> None:
             "patches": state["patches"],
             "seconds": int(state["seconds"]),
             "batch_size": args.batch_size,
-            "lr": args.lr,
+            "lr": lr,
             "seed": args.seed,
             "val_accuracy": metrics["accuracy"],
             "command": "python -m training.train_orientation --minutes N (resumes from training/runs/orientation/last.pt)",
@@ -176,7 +176,10 @@ def train(args) -> None:
     device = torch.device("cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu")
     model_dir = Path(args.model_dir or get_settings().model_dir)
     run = RUNS / "orientation"
-    model, opt, state = build(device, model_dir, run, args.lr)
+    model, opt, state = build(device, model_dir, run, args.lr or 2e-3)
+    if args.lr:  # an explicit rate overrides the one saved with the optimiser
+        for g in opt.param_groups:
+            g["lr"] = args.lr
     val = validation_set(args.val_pages, args.val_pdf_pages)
     log.info("validation set: %d rotated pages", len(val))
     data = PatchBatches(
@@ -221,7 +224,7 @@ def train(args) -> None:
             improved = metrics["accuracy"] > state["best"]
             if improved:
                 state["best"] = metrics["accuracy"]
-                export(model, model_dir, state, metrics, args)
+                export(model, model_dir, state, metrics, args, opt.param_groups[0]["lr"])
             else:
                 decay_on_stall(state, opt, patience=2)
             log.info(
@@ -238,7 +241,7 @@ def train(args) -> None:
 
 
 def main() -> None:
-    p = parser(__doc__, val_minutes=5.0, lr=2e-3)
+    p = parser(__doc__, val_minutes=5.0, lr=None)  # None: 2e-3 for a new run, the saved rate on resume
     p.add_argument("--val-pages", type=int, default=48, help="synthetic validation pages (each at 4 turns)")
     p.add_argument("--val-pdf-pages", type=int, default=6)
     p.add_argument("--batch-size", type=int, default=64)
