@@ -17,7 +17,6 @@ whatever its letters are.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import random
 from dataclasses import dataclass, field
@@ -110,8 +109,6 @@ class PageSynth:
     def __init__(self, seed: int, data_dir=DATA_DIR):
         self.rng = random.Random(seed)
         self.text = TextSampler("mix", seed, data_dir)
-        # cumulative weights once: random.choices would otherwise sum 350k weights per call
-        self._cum_zh = list(itertools.accumulate(self.text.weights_zh))
         self.cjk = cjk_fonts()
         self.latin = latin_fonts()
         self.bold = [f for f in self.cjk + self.latin if "Bold" in f.name or "Heavy" in f.name or "Black" in f.name]
@@ -132,9 +129,9 @@ class PageSynth:
         if r < 0.3:
             return t._span(rng.choice(t.zh), 3, 18)
         if r < 0.5:
-            return "".join(rng.choices(t.words_zh, cum_weights=self._cum_zh, k=rng.randint(1, 5)))
+            return "".join(rng.choices(t.words_zh, cum_weights=t.cum_weights_zh, k=rng.randint(1, 5)))
         if r < 0.65:
-            words = [rng.choices(t.words_zh, cum_weights=self._cum_zh)[0], rng.choice(t.words_en), t._generated()]
+            words = [rng.choices(t.words_zh, cum_weights=t.cum_weights_zh)[0], rng.choice(t.words_en), t._generated()]
             rng.shuffle(words)
             return rng.choice(["", " "]).join(words[: rng.randint(2, 3)])
         if r < 0.85:
