@@ -14,7 +14,10 @@ def parser(doc: str, val_minutes: float, lr: float | None) -> argparse.ArgumentP
     p.add_argument("--minutes", type=float, default=9.0, help="wall-clock budget of this run")
     p.add_argument("--val-minutes", type=float, default=val_minutes)
     p.add_argument(
-        "--lr", type=float, default=lr, help="learning rate" + ("" if lr else " (default: the script's own for a new run, the saved one on resume)")
+        "--lr",
+        type=float,
+        default=lr,
+        help="learning rate" + ("" if lr else " (default: the script's own for a new run, the saved one on resume)"),
     )
     p.add_argument("--threads", type=int, default=0, help="torch threads (use 1 when sharing the CPU)")
     p.add_argument("--workers", type=int, default=1, help="data-generating processes")
