@@ -26,7 +26,6 @@ bp = Blueprint("compat", __name__)
 POLL_SECONDS = 0.25
 
 
-
 def _sync_job(svc: Services, field_names: tuple[str, ...], outputs: str) -> tuple[Job, float]:
     """Submit the request's file as a job and wait for it; returns the job (final or not) and the seconds taken."""
     started = time.perf_counter()

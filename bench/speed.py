@@ -67,7 +67,9 @@ def timed_runs(pipeline, image, runs: int) -> tuple[list[float], dict[str, list[
 
 def report(title: str, totals: list[float], stages: dict[str, list[float]], page) -> None:
     print(f"{title}: {len(page.lines)} lines read")
-    print(f"  median of {len(totals)} runs: {statistics.median(totals):.3f} s/page (min {min(totals):.3f}, max {max(totals):.3f})")
+    print(
+        f"  median of {len(totals)} runs: {statistics.median(totals):.3f} s/page (min {min(totals):.3f}, max {max(totals):.3f})"
+    )
     for stage, values in stages.items():
         print(f"    {stage:<12} {statistics.median(values):.3f} s")
 

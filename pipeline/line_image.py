@@ -27,5 +27,5 @@ def pad_batch(lines: list[np.ndarray], multiple: int = STRIDE) -> tuple[np.ndarr
     out = np.empty((len(lines), HEIGHT, wmax), dtype=np.uint8)
     for i, line in enumerate(lines):
         out[i, :, : line.shape[1]] = line
-        out[i, :, line.shape[1]:] = np.median(line[:, -1])
+        out[i, :, line.shape[1] :] = np.median(line[:, -1])
     return out, widths

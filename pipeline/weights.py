@@ -77,9 +77,13 @@ def load_weights(model: nn.Module, model_dir: Path, name: str, card: dict) -> nn
     missing = sorted(set(own) - set(tensors))
     unexpected = sorted(set(tensors) - set(own))
     if missing or unexpected:
-        raise ModelError(f"model weights {path} do not match the architecture: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise ModelError(
+            f"model weights {path} do not match the architecture: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
     for key, value in tensors.items():
         if tuple(value.shape) != tuple(own[key].shape):
-            raise ModelError(f"model weights {path}: tensor {key} has shape {tuple(value.shape)}, expected {tuple(own[key].shape)}")
+            raise ModelError(
+                f"model weights {path}: tensor {key} has shape {tuple(value.shape)}, expected {tuple(own[key].shape)}"
+            )
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()}, strict=True)
     return model

@@ -110,7 +110,9 @@ def _share_cores(**_kwargs):
 
     threads = torch_threads_per_process(get_settings(), _pool_size)
     torch.set_num_threads(threads)
-    logging.getLogger(__name__).info("pool process %d: %d torch thread(s) for %d pool process(es)", os.getpid(), threads, _pool_size)
+    logging.getLogger(__name__).info(
+        "pool process %d: %d torch thread(s) for %d pool process(es)", os.getpid(), threads, _pool_size
+    )
 
 
 @worker_process_init.connect

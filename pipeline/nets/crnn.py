@@ -34,6 +34,8 @@ class CrnnNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         c1, c2, c3, c4 = cfg.channels
+        # one stage per line, with its output shape
+        # fmt: off
         self.cnn = nn.Sequential(
             conv_bn(1, c1), nn.MaxPool2d(2, 2),  # 32 -> 16 rows, W -> W/2
             conv_bn(c1, c2), nn.MaxPool2d(2, 2),  # 16 -> 8, W/2 -> W/4
@@ -41,11 +43,14 @@ class CrnnNet(nn.Module):
             conv_bn(c3, c4), conv_bn(c4, c4), nn.MaxPool2d((2, 1), (2, 1)),  # 4 -> 2
             conv_bn(c4, c4, kernel=(2, 1)),  # 2 -> ... collapse the last rows below
         )
+        # fmt: on
         self.rnn = nn.LSTM(c4, cfg.hidden, num_layers=cfg.lstm_layers, bidirectional=True)
         if cfg.head_rank:
             # 6,901 classes make a full 256x6901 output layer the costliest op per step on CPU;
             # a rank-r factorisation keeps accuracy for a fraction of the work.
-            self.head = nn.Sequential(nn.Linear(2 * cfg.hidden, cfg.head_rank, bias=False), nn.Linear(cfg.head_rank, cfg.num_classes))
+            self.head = nn.Sequential(
+                nn.Linear(2 * cfg.hidden, cfg.head_rank, bias=False), nn.Linear(cfg.head_rank, cfg.num_classes)
+            )
         else:
             self.head = nn.Linear(2 * cfg.hidden, cfg.num_classes)
 

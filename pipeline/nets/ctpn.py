@@ -41,12 +41,15 @@ class CtpnNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         c1, c2, c3, c4 = cfg.channels
+        # one stage per line, with its output shape
+        # fmt: off
         self.backbone = nn.Sequential(
             conv_bn(1, c1, stride=2),  # /2
             conv_bn(c1, c2, stride=2), conv_bn(c2, c2),  # /4
             conv_bn(c2, c3, stride=2), conv_bn(c3, c3),  # /8
             conv_bn(c3, c4, stride=2), conv_bn(c4, c4), conv_bn(c4, c4),  # /16
         )
+        # fmt: on
         self.window = conv_bn(c4, c4)  # the 3x3 sliding window of the paper
         self.rnn = nn.LSTM(c4, cfg.hidden, bidirectional=True, batch_first=True)
         self.fc = nn.Sequential(nn.Linear(2 * cfg.hidden, cfg.fc), nn.ReLU(inplace=True))

@@ -32,12 +32,15 @@ class OrientationNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         c1, c2, c3, c4 = cfg.channels
+        # one stage per line, with its output shape
+        # fmt: off
         self.features = nn.Sequential(
             conv_bn(1, c1), nn.MaxPool2d(2),  # 96 -> 48
             conv_bn(c1, c2), nn.MaxPool2d(2),  # 48 -> 24
             conv_bn(c2, c3), conv_bn(c3, c3), nn.MaxPool2d(2),  # 24 -> 12
             conv_bn(c3, c4), conv_bn(c4, c4), nn.MaxPool2d(2),  # 12 -> 6
         )
+        # fmt: on
         self.head = nn.Linear(c4, cfg.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -54,7 +54,11 @@ def test_ocr_run_reads_a_rendered_page(tmp_path):
     truth = render_page(image)
     out = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "run", str(image), "--lang", "mix", "--format", "json"],
-        cwd=REPO, capture_output=True, text=True, timeout=300, check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     page = json.loads(out.stdout)["pages"][0]
     predicted = [TextLine([tuple(p) for p in line["polygon"]], line["text"]) for line in page["lines"]]
