@@ -10,18 +10,10 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
-# The flags Chromium needs here: root without a sandbox, no GPU, and no background calls home
-# (the machine has no network; Chromium's attempts would only slow it down).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from scripts/
+from web.local_stack import CHROMIUM_ARGS  # noqa: E402  (the flags the browser tests launch with)
 
 
 def main(argv: list[str]) -> int:
