@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from core.errors import ModelError
 from pipeline.ctpn.anchors import decode_vertical, make_anchors
 from pipeline.ctpn.nms import column_nms, polygon_nms
 from pipeline.ctpn.textline import DetectedLine, build_lines
@@ -66,6 +67,15 @@ class CtpnDetector:
         )
         self.line_nms = line_nms
         self.side_refinement = side_refinement
+
+    @classmethod
+    def from_card(cls, net: CtpnNet, card: dict, device: torch.device | str = "cpu") -> CtpnDetector:
+        """The detector with the post-processing settings its model card ships (chosen in validation)."""
+        options = card.get("postprocess", {})
+        known = {"score_threshold", "proposal_nms", "max_gap", "min_overlap", "line_nms", "strong_score"}
+        if not isinstance(options, dict) or set(options) - known:
+            raise ModelError(f"ctpn model card: postprocess must be an object with keys among {sorted(known)}")
+        return cls(net, device, **options)
 
     def forward(self, working: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Network outputs for one image as numpy: score (h, w, K, 2), vertical (h, w, K, 2), side (h, w, K)."""

@@ -176,7 +176,7 @@ def build_pipeline(lang: str = "mix", device: str | None = None) -> Pipeline:
     return Pipeline(
         orientation=OrientationClassifier(orientation.net, device),
         preprocessor=Preprocessor(),
-        detector=CtpnDetector(ctpn.net, device),
+        detector=CtpnDetector.from_card(ctpn.net, ctpn.card, device),
         recognizer=CrnnRecognizer(crnn.net, crnn.charset, device),
         lang=lang,
     )

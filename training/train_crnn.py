@@ -26,6 +26,7 @@ from training.checkpoints import load_state, save_state
 from training.line_data import LineBatches, LineSampler, make_batch
 from training.schedule import decay_on_stall, parse_and_train, parser
 from training.text_metrics import cer
+from training.warm_start import transfer_crnn
 
 log = logging.getLogger("train_crnn")
 RUNS = Path(__file__).resolve().parent / "runs"
@@ -71,10 +72,10 @@ DEFAULT_CONFIG = {
 }
 
 
-def build(lang: str, device: torch.device, model_dir: Path, run: Path, lr: float):
+def build(lang: str, device: torch.device, model_dir: Path, run: Path, lr: float, init_from: str | None = None):
     charset = Charset.load(model_dir / f"charset_{lang}.txt")
     card = read_card(model_dir, f"crnn_{lang}")
-    trained = card.get("training", {}).get("steps", 0) > 0
+    trained = card.get("training", {}).get("steps", 0) > 0 and not init_from
     # a trained model keeps its architecture; a fresh one takes this script's default
     config = card["config"] if trained else dict(DEFAULT_CONFIG[lang], num_classes=charset.num_classes)
     model = CrnnNet(CrnnConfig(**{**config, "channels": tuple(config.get("channels", CrnnConfig.channels))})).to(device)
@@ -85,6 +86,11 @@ def build(lang: str, device: torch.device, model_dir: Path, run: Path, lr: float
         opt.load_state_dict(state["opt"])
         log.info("resumed %s at step %d (best CER %.4f)", run / "last.pt", state["step"], state["best"])
         return charset, model, opt, state
+    fresh = {"step": 0, "lines": 0, "best": 1.0, "seconds": 0}
+    if init_from:
+        carried = warm_start(model, charset, model_dir, init_from)
+        log.info("starting from %s: body copied, %d output classes carried over", init_from, carried)
+        return charset, model, opt, dict(fresh, init_from=init_from)
     if trained:
         load_weights(model, model_dir, f"crnn_{lang}", card)
         log.info("starting from shipped weights (%d steps)", card["training"]["steps"])
@@ -95,7 +101,15 @@ def build(lang: str, device: torch.device, model_dir: Path, run: Path, lr: float
             opt,
             {"step": t["steps"], "lines": t.get("lines", 0), "best": t.get("val_cer", 1.0), "seconds": t.get("seconds", 0)},
         )
-    return charset, model, opt, {"step": 0, "lines": 0, "best": 1.0, "seconds": 0}
+    return charset, model, opt, fresh
+
+
+def warm_start(model: CrnnNet, charset: Charset, model_dir: Path, source: str) -> int:
+    """Fill a new model from the shipped recognizer ``source`` (e.g. crnn_en)."""
+    card = read_card(model_dir, source)
+    src = CrnnNet(CrnnConfig(**{**card["config"], "channels": tuple(card["config"]["channels"])}))
+    load_weights(src, model_dir, source, card)
+    return transfer_crnn(src.float(), Charset.load(model_dir / card["charset"]), model, charset)
 
 
 def export(model, charset_name, lang, model_dir, state, val_cer, args):
@@ -112,7 +126,8 @@ def export(model, charset_name, lang, model_dir, state, val_cer, args):
             "lr": args.lr,
             "seed": args.seed,
             "val_cer": val_cer,
-            "command": f"python -m training.train_crnn --lang {lang}",
+            "command": f"python -m training.train_crnn --lang {lang}"
+            + (f" --init-from {state['init_from']}" if state.get("init_from") else ""),
         },
         "metrics": {"synthetic_val_cer": round(val_cer, 4), "synthetic_val_lines": args.val_size},
     }
@@ -126,7 +141,7 @@ def train(args) -> None:
     device = torch.device("cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu")
     model_dir = Path(args.model_dir or get_settings().model_dir)
     run = RUNS / f"crnn_{args.lang}"
-    charset, model, opt, state = build(args.lang, device, model_dir, run, args.lr)
+    charset, model, opt, state = build(args.lang, device, model_dir, run, args.lr, args.init_from)
     if args.reset_lr:
         for g in opt.param_groups:
             g["lr"] = args.lr
@@ -196,6 +211,11 @@ def main() -> None:
     p.add_argument("--val-size", type=int, default=400)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--reset-lr", action="store_true", help="on resume, start again from --lr")
+    p.add_argument(
+        "--init-from",
+        default=None,
+        help="without a checkpoint, start from this shipped recognizer (e.g. crnn_en) instead of crnn_<lang>",
+    )
     parse_and_train(p, train)
 
 

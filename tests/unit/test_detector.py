@@ -116,3 +116,16 @@ def test_lines_encoded_as_ideal_network_outputs_are_recovered():
             vertical[i, j, k] = encode_vertical(anchors[i, j, k], np.float32(y0), np.float32(y1))
     lines = CtpnDetector(FixedOutputs(score, vertical, side), side_refinement=False)(np.full((320, 960), 255, np.uint8))
     assert [tuple(round(v) for v in ln.bbox) for ln in lines] == truth
+
+
+def test_detector_takes_its_threshold_from_the_model_card():
+    net = get_model("ctpn", "cpu").net
+    assert CtpnDetector.from_card(net, {"postprocess": {"score_threshold": 0.45}}).score_threshold == 0.45
+    assert CtpnDetector.from_card(net, {}).score_threshold == CtpnDetector(net).score_threshold
+
+
+def test_unknown_postprocess_setting_in_the_card_is_a_model_error():
+    from core.errors import ModelError
+
+    with pytest.raises(ModelError, match="postprocess"):
+        CtpnDetector.from_card(get_model("ctpn", "cpu").net, {"postprocess": {"threshold": 0.5}})
