@@ -192,25 +192,30 @@ def cached_validation_set(path: Path, synthetic: int, pdf: int) -> list[tuple[np
     return pages
 
 
-# The text-probability cut is chosen on the validation pages and shipped in the model card:
-# the right cut moves as training sharpens the scores.
-THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+# The post-processing settings are chosen on the validation pages and shipped in the model card:
+# the right text-probability cut moves as training sharpens the scores, and how far apart two
+# proposals may be and still belong to one line depends on what the network has learnt to mark.
+POSTPROCESS_GRID = [
+    {"score_threshold": t, "min_overlap": o, "max_gap": g}
+    for t in (0.3, 0.4, 0.5, 0.6, 0.7)
+    for o in (0.5, 0.7)
+    for g in (32.0, 50.0, 80.0)
+]
 
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, pages, device) -> dict:
     """Line detection on whole pages through the real stage, scored as the benchmark scores it,
-    at each threshold in THRESHOLDS; returns the best threshold's figures."""
+    with each setting of POSTPROCESS_GRID; returns the best setting's figures."""
     model.eval()
-    detector = CtpnDetector(model, device)
-    outputs = [(detector.forward(pad_to_multiple(img, STRIDE, background_level(img))), img.shape) for img, _, _ in pages]
-    results = [_score_at(detector, t, outputs, pages) for t in THRESHOLDS]
+    forward = CtpnDetector(model, device).forward
+    outputs = [(forward(pad_to_multiple(img, STRIDE, background_level(img))), img.shape) for img, _, _ in pages]
+    results = [_score_at(CtpnDetector(model, device, **options), options, outputs, pages) for options in POSTPROCESS_GRID]
     model.train()
     return max(results, key=lambda r: r["hmean"])
 
 
-def _score_at(detector: CtpnDetector, threshold: float, outputs, pages) -> dict:
-    detector.score_threshold = threshold
+def _score_at(detector: CtpnDetector, options: dict, outputs, pages) -> dict:
     total, pdf = DetectionCount(), DetectionCount()
     for (raw, (h, w)), (_, quads, kind) in zip(outputs, pages, strict=True):
         pred = [TextLine(ln.polygon.tolist(), "") for ln in detector.postprocess(*raw, image_size=(w, h))]
@@ -224,7 +229,7 @@ def _score_at(detector: CtpnDetector, threshold: float, outputs, pages) -> dict:
         "recall": total.recall,
         "pdf_hmean": pdf.hmean,
         "lines": total.true,
-        "score_threshold": threshold,
+        "postprocess": options,
     }
 
 
@@ -260,7 +265,7 @@ def export(model, model_dir: Path, state: dict, metrics: dict, args, lr: float) 
     card = {
         "architecture": "ctpn",
         "config": model.cfg.to_dict(),
-        "postprocess": {"score_threshold": metrics["score_threshold"]},
+        "postprocess": metrics["postprocess"],
         "training": {
             "data": DATA_NOTE,
             "steps": state["step"],
@@ -351,9 +356,9 @@ def train(args) -> None:
             else:
                 decay_on_stall(state, opt, patience=3)
             log.info(
-                "validation H-mean %.4f at %.1f (P %.3f R %.3f, Debian PDF %.4f; best %.4f)%s",
+                "validation H-mean %.4f with %s (P %.3f R %.3f, Debian PDF %.4f; best %.4f)%s",
                 metrics["hmean"],
-                metrics["score_threshold"],
+                metrics["postprocess"],
                 metrics["precision"],
                 metrics["recall"],
                 metrics["pdf_hmean"],
