@@ -63,14 +63,14 @@ class FixedLogits(nn.Module):
 def test_confidence_is_the_softmax_of_the_mean_log_probabilities():
     page = text_block_page()
     net = FixedLogits([[0.0, 0.0, math.log(6.0), 0.0]])
-    assert OrientationClassifier(net)(page) == (180, pytest.approx(6 / 9))
+    assert OrientationClassifier(net, views=(0,))(page) == (180, pytest.approx(6 / 9))
     assert net.batch == (12, 1, PATCH, PATCH)
 
     rows = [[math.log(4.0), 0.0, 0.0, 0.0], [0.0, math.log(4.0), 0.0, 0.0]] + [[0.0, math.log(4.0), 0.0, 0.0]] * 10
     log_p = np.log(np.array(rows_probs(rows)))
     expect = np.exp(log_p.mean(axis=0))
     expect /= expect.sum()
-    angle, conf = OrientationClassifier(FixedLogits(rows))(page)
+    angle, conf = OrientationClassifier(FixedLogits(rows), views=(0,))(page)
     assert angle == 90 and conf == pytest.approx(expect[1])
 
 
@@ -82,3 +82,27 @@ def rows_probs(rows):
 def test_shipped_network_runs():
     angle, conf = OrientationClassifier(get_model("orientation", "cpu").net)(text_block_page())
     assert angle in ANGLES and 0.25 <= conf <= 1.0
+
+
+class DarkCorner(nn.Module):
+    """Reads a patch's class off which quadrant is darkest: TL 0, TR 1, BR 2, BL 3 (clockwise turns)."""
+
+    def forward(self, x):
+        h = x.shape[2] // 2
+        quads = [x[:, 0, :h, :h], x[:, 0, :h, h:], x[:, 0, h:, h:], x[:, 0, h:, :h]]
+        darkness = torch.stack([-q.mean(dim=(1, 2)) for q in quads], dim=1)  # (B, 4)
+        return 20 * darkness
+
+
+def corner_marked_patches() -> np.ndarray:
+    patches = np.full((5, PATCH, PATCH), 255, dtype=np.uint8)
+    patches[:, 8:40, 8:40] = 0  # a dark block in each patch's top-left quadrant
+    return patches
+
+
+@pytest.mark.parametrize("views", [(0,), (0, 2), (0, 1, 2, 3)])
+@pytest.mark.parametrize("quarters", [0, 1, 2, 3])
+def test_turned_views_are_mapped_back_to_the_pages_class(views, quarters):
+    patches = np.rot90(corner_marked_patches(), k=-quarters, axes=(1, 2))  # a page turned clockwise
+    probs = OrientationClassifier(DarkCorner(), views=views).classify_patches(patches)
+    assert int(np.argmax(probs)) == quarters and probs.max() > 0.9
