@@ -106,3 +106,11 @@ def test_turned_views_are_mapped_back_to_the_pages_class(views, quarters):
     patches = np.rot90(corner_marked_patches(), k=-quarters, axes=(1, 2))  # a page turned clockwise
     probs = OrientationClassifier(DarkCorner(), views=views).classify_patches(patches)
     assert int(np.argmax(probs)) == quarters and probs.max() > 0.9
+
+
+@pytest.mark.parametrize(("p180", "angle"), [(0.40, 0), (0.55, 180)])
+def test_a_page_is_turned_only_when_clearly_better_than_upright(p180, angle):
+    p0 = 0.9 - p180  # the rest spread over 90 and 270
+    net = FixedLogits([[math.log(p0), math.log(0.05), math.log(p180), math.log(0.05)]])
+    got, conf = OrientationClassifier(net, views=(0,))(text_block_page())
+    assert got == angle and conf == pytest.approx(p0 if angle == 0 else p180)
