@@ -24,6 +24,7 @@ def parser(doc: str, val_minutes: float, lr: float | None) -> argparse.ArgumentP
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--model-dir", default=None, help="default: OCR_MODEL_DIR (models/)")
+    p.add_argument("--run-dir", default=None, help="checkpoint folder (default: training/runs/<model>)")
     return p
 
 

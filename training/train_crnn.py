@@ -11,25 +11,22 @@ A run with no checkpoint starts from the shipped weights when those are trained.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
-from core.settings import get_settings
 from pipeline.charset import Charset
 from pipeline.nets.crnn import STRIDE, CrnnConfig, CrnnNet
 from pipeline.weights import load_weights, read_card, save_model
-from training.checkpoints import load_state, save_state
+from training.checkpoints import load_state
 from training.line_data import LineBatches, LineSampler, make_batch
-from training.schedule import decay_on_stall, parse_and_train, parser
+from training.loop import batches, checkpoint, fit, keep_best, setup
+from training.schedule import parse_and_train, parser
 from training.text_metrics import cer
 from training.warm_start import transfer_crnn
 
 log = logging.getLogger("train_crnn")
-RUNS = Path(__file__).resolve().parent / "runs"
 DATA_NOTE = (
     "synthetic lines: Debian package documents (debian-faq-zh-cn, maint-guide-zh-cn, manpages-zh, English man pages "
     "and copyright files; never debian-reference), jieba dictionary words by frequency, random GB2312 hanzi, "
@@ -85,7 +82,7 @@ def build(lang: str, device: torch.device, model_dir: Path, run: Path, lr: float
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         log.info("resumed %s at step %d (best CER %.4f)", run / "last.pt", state["step"], state["best"])
-        return charset, model, opt, state
+        return charset, model, opt, {k: v for k, v in state.items() if k not in ("model", "opt")}
     fresh = {"step": 0, "lines": 0, "best": 1.0, "seconds": 0}
     if init_from:
         carried = warm_start(model, charset, model_dir, init_from)
@@ -135,12 +132,7 @@ def export(model, charset_name, lang, model_dir, state, val_cer, args):
 
 
 def train(args) -> None:
-    torch.manual_seed(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu")
-    model_dir = Path(args.model_dir or get_settings().model_dir)
-    run = RUNS / f"crnn_{args.lang}"
+    device, model_dir, run = setup(args, f"crnn_{args.lang}")
     charset, model, opt, state = build(args.lang, device, model_dir, run, args.lr, args.init_from)
     if args.reset_lr:
         for g in opt.param_groups:
@@ -148,61 +140,51 @@ def train(args) -> None:
     val = validation_set(args.lang, charset, args.val_size, args.batch_size)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     data = LineBatches(args.lang, charset, args.batch_size, seed=args.seed + state["step"])
-    loader = DataLoader(
-        data,
-        batch_size=None,
-        num_workers=args.workers,
-        persistent_workers=args.workers > 0,
-        prefetch_factor=4 if args.workers else None,
-    )
-    start = time.time()
-    last_val = last_log = start
-    lines_at_log = state["lines"]
-    model.train()
-    for batch in loader:
+    last = {"loss": float("nan"), "lines": state["lines"]}
+
+    def step(batch: dict) -> None:
         images = batch["images"].to(device)
         logits = model(images)  # (T, B, C)
-        log_probs = logits.log_softmax(-1)
         input_lengths = torch.clamp(batch["widths"] // STRIDE, min=1, max=logits.shape[0])
-        loss = ctc(log_probs.float(), batch["targets"], input_lengths, batch["target_lengths"])
+        loss = ctc(logits.log_softmax(-1).float(), batch["targets"], input_lengths, batch["target_lengths"])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
         state["step"] += 1
         state["lines"] += images.shape[0]
-        now = time.time()
-        if now - last_log >= 60:
-            rate = (state["lines"] - lines_at_log) / (now - last_log)
-            log.info(
-                "step %d lines %d loss %.3f %.1f lines/s lr %.2e",
-                state["step"],
-                state["lines"],
-                loss.item(),
-                rate,
-                opt.param_groups[0]["lr"],
-            )
-            last_log, lines_at_log = now, state["lines"]
-        done = now - start >= args.minutes * 60
-        if now - last_val >= args.val_minutes * 60 or done:
-            state["seconds"] += now - last_val
-            last_val = now
-            val_cer = evaluate(model, val, charset, device)
-            improved = val_cer < state["best"]
-            if improved:
-                state["best"] = val_cer
-                export(model, f"charset_{args.lang}.txt", args.lang, model_dir, state, val_cer, args)
-            elif state["best"] < 0.9:  # no decay while CTC is still on its all-blank plateau
-                decay_on_stall(state, opt, patience=3)
-            log.info("validation CER %.4f (best %.4f)%s", val_cer, state["best"], " exported" if improved else "")
-            save_state(
-                run / "last.pt",
-                model=model.state_dict(),
-                opt=opt.state_dict(),
-                **{k: v for k, v in state.items() if k not in ("model", "opt")},
-            )
-        if done:
-            break
+        last["loss"] = loss.item()
+
+    def progress(seconds: float) -> str:
+        rate = (state["lines"] - last["lines"]) / seconds
+        last["lines"] = state["lines"]
+        lr = opt.param_groups[0]["lr"]
+        return f"step {state['step']} lines {state['lines']} loss {last['loss']:.3f} {rate:.1f} lines/s lr {lr:.2e}"
+
+    def validate(seconds: float) -> None:
+        state["seconds"] += seconds
+        val_cer = evaluate(model, val, charset, device)
+        improved = keep_best(
+            state,
+            val_cer,
+            higher_is_better=False,
+            export=lambda: export(model, f"charset_{args.lang}.txt", args.lang, model_dir, state, val_cer, args),
+            opt=opt,
+            patience=3,
+            may_decay=state["best"] < 0.9,  # no decay while CTC is still on its all-blank plateau
+        )
+        log.info("validation CER %.4f (best %.4f)%s", val_cer, state["best"], " exported" if improved else "")
+        checkpoint(run, model, opt, state)
+
+    model.train()
+    fit(
+        batches(data, args.workers, prefetch=4),
+        step,
+        minutes=args.minutes,
+        val_minutes=args.val_minutes,
+        progress=progress,
+        validate=validate,
+    )
 
 
 def main() -> None:

@@ -18,30 +18,28 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from torch.utils.data import IterableDataset, get_worker_info
 
 from bench.metrics import DetectionCount, TextLine, page_detection
-from core.settings import get_settings
 from pipeline.detector import CtpnDetector
 from pipeline.nets.common import to_input
 from pipeline.nets.ctpn import STRIDE, CtpnConfig, CtpnNet
 from pipeline.preprocess import background_level, pad_to_multiple
 from pipeline.weights import load_weights, read_card, save_model
-from training.checkpoints import load_state, save_state
+from training.checkpoints import load_state
 from training.ctpn_targets import assign
 from training.debian_pdfs import TRAIN_PDFS, VALIDATION_PDFS, PdfPages
+from training.loop import batches, checkpoint, fit, keep_best, setup
 from training.pages import Page, PageSynth, distort, to_working_page
-from training.schedule import decay_on_stall, parse_and_train, parser
+from training.schedule import parse_and_train, parser
 
 log = logging.getLogger("train_ctpn")
-RUNS = Path(__file__).resolve().parent / "runs"
 DATA_NOTE = (
     "synthetic pages (training.pages: documents in one or two columns, tables, forms, receipts, signs; "
     "Chinese/English/numbers from the Debian-package corpus and jieba words; Debian fonts; clutter: rules, boxes, "
@@ -293,12 +291,7 @@ def export(model, model_dir: Path, state: dict, metrics: dict, args, lr: float) 
 
 
 def train(args) -> None:
-    torch.manual_seed(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu")
-    model_dir = Path(args.model_dir or get_settings().model_dir)
-    run = RUNS / "ctpn"
+    device, model_dir, run = setup(args, "ctpn")
     model, opt, state = build(device, model_dir, run, args.lr or 1e-3)
     if args.lr:  # an explicit rate overrides the one saved with the optimiser
         for g in opt.param_groups:
@@ -306,68 +299,58 @@ def train(args) -> None:
     val = cached_validation_set(run / f"val_{args.val_pages}_{args.val_pdf_pages}.npz", args.val_pages, args.val_pdf_pages)
     log.info("validation set: %d pages, %d lines", len(val), sum(len(q) for _, q, _ in val))
     data = CropBatches(args.batch_size, args.crop, seed=args.seed + state["step"], pdf_fraction=args.pdf_fraction)
-    loader = DataLoader(
-        data,
-        batch_size=None,
-        num_workers=args.workers,
-        persistent_workers=args.workers > 0,
-        prefetch_factor=2 if args.workers else None,
-    )
-    start = time.time()
-    last_val = last_log = start
-    crops_at_log = state["crops"]
-    parts = np.zeros(3)
-    model.train()
-    for batch in loader:
+    since_log = {"parts": np.zeros(3), "steps": 0, "crops": state["crops"]}
+
+    def step(batch: dict) -> None:
         batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
         loss, losses = ctpn_loss(model(batch["images"]), batch, args.anchors_per_crop, args.anchors_per_crop // 2)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
-        parts += losses
+        since_log["parts"] += losses
+        since_log["steps"] += 1
         state["step"] += 1
         state["crops"] += batch["images"].shape[0]
         state["pages"] += batch["images"].shape[0] / 3  # three crops per page
-        now = time.time()
-        if now - last_log >= 60:
-            n = state["crops"] - crops_at_log
-            cls, reg, side = parts / max(1, n // batch["images"].shape[0])
-            log.info(
-                "step %d crops %d loss cls %.3f vertical %.3f side %.3f %.2f crops/s lr %.2e",
-                state["step"],
-                state["crops"],
-                cls,
-                reg,
-                side,
-                n / (now - last_log),
-                opt.param_groups[0]["lr"],
-            )
-            last_log, crops_at_log, parts = now, state["crops"], np.zeros(3)
-        done = now - start >= args.minutes * 60
-        if now - last_val >= args.val_minutes * 60 or done:
-            state["seconds"] += now - last_val
-            last_val = now
-            metrics = evaluate(model, val, device)
-            improved = metrics["hmean"] > state["best"]
-            if improved:
-                state["best"] = metrics["hmean"]
-                export(model, model_dir, state, metrics, args, opt.param_groups[0]["lr"])
-            else:
-                decay_on_stall(state, opt, patience=3)
-            log.info(
-                "validation H-mean %.4f with %s (P %.3f R %.3f, Debian PDF %.4f; best %.4f)%s",
-                metrics["hmean"],
-                metrics["postprocess"],
-                metrics["precision"],
-                metrics["recall"],
-                metrics["pdf_hmean"],
-                state["best"],
-                " exported" if improved else "",
-            )
-            save_state(run / "last.pt", model=model.state_dict(), opt=opt.state_dict(), **state)
-        if done:
-            break
+
+    def progress(seconds: float) -> str:
+        cls, reg, side = since_log["parts"] / max(1, since_log["steps"])
+        rate = (state["crops"] - since_log["crops"]) / seconds
+        since_log.update(parts=np.zeros(3), steps=0, crops=state["crops"])
+        return (
+            f"step {state['step']} crops {state['crops']} loss cls {cls:.3f} vertical {reg:.3f} side {side:.3f} "
+            f"{rate:.2f} crops/s lr {opt.param_groups[0]['lr']:.2e}"
+        )
+
+    def validate(seconds: float) -> None:
+        state["seconds"] += seconds
+        m = evaluate(model, val, device)
+        lr = opt.param_groups[0]["lr"]
+        improved = keep_best(
+            state,
+            m["hmean"],
+            higher_is_better=True,
+            export=lambda: export(model, model_dir, state, m, args, lr),
+            opt=opt,
+            patience=3,
+        )
+        log.info(
+            "validation H-mean %.4f with %s (P %.3f R %.3f, Debian PDF %.4f; best %.4f)%s",
+            *(m["hmean"], m["postprocess"], m["precision"], m["recall"], m["pdf_hmean"], state["best"]),
+            " exported" if improved else "",
+        )
+        checkpoint(run, model, opt, state)
+
+    model.train()
+    fit(
+        batches(data, args.workers),
+        step,
+        minutes=args.minutes,
+        val_minutes=args.val_minutes,
+        progress=progress,
+        validate=validate,
+    )
 
 
 def main() -> None:

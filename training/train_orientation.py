@@ -17,27 +17,25 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from torch.utils.data import IterableDataset, get_worker_info
 
-from core.settings import get_settings
 from pipeline.nets.common import to_input
 from pipeline.nets.orientation import ANGLES, OrientationConfig, OrientationNet
 from pipeline.orientation import OrientationClassifier, page_patches
 from pipeline.weights import load_weights, read_card, save_model
-from training.checkpoints import load_state, save_state
+from training.checkpoints import load_state
 from training.debian_pdfs import TRAIN_PDFS, VALIDATION_PDFS, PdfPages
+from training.loop import batches, checkpoint, fit, keep_best, setup
 from training.pages import PageSynth, distort
-from training.schedule import decay_on_stall, parse_and_train, parser
+from training.schedule import parse_and_train, parser
 
 log = logging.getLogger("train_orientation")
-RUNS = Path(__file__).resolve().parent / "runs"
 WEAK_TARGET = (0.4, 0.2, 0.2, 0.2)
 DATA_NOTE = (
     "patches chosen by pipeline.orientation.page_patches from synthetic pages (training.pages) and Debian package PDF "
@@ -170,12 +168,7 @@ def export(model, model_dir: Path, state: dict, metrics: dict, args, lr: float) 
 
 
 def train(args) -> None:
-    torch.manual_seed(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu")
-    model_dir = Path(args.model_dir or get_settings().model_dir)
-    run = RUNS / "orientation"
+    device, model_dir, run = setup(args, "orientation")
     model, opt, state = build(device, model_dir, run, args.lr or 2e-3)
     if args.lr:  # an explicit rate overrides the one saved with the optimiser
         for g in opt.param_groups:
@@ -185,18 +178,9 @@ def train(args) -> None:
     data = PatchBatches(
         args.batch_size, seed=args.seed + state["step"], pdf_fraction=args.pdf_fraction, weak_fraction=args.weak_fraction
     )
-    loader = DataLoader(
-        data,
-        batch_size=None,
-        num_workers=args.workers,
-        persistent_workers=args.workers > 0,
-        prefetch_factor=2 if args.workers else None,
-    )
-    start = time.time()
-    last_val = last_log = start
-    at_log, loss_sum, steps_sum = state["patches"], 0.0, 0
-    model.train()
-    for batch in loader:
+    since_log = {"loss": 0.0, "steps": 0, "patches": state["patches"]}
+
+    def step(batch: dict) -> None:
         images, targets = batch["images"].to(device), batch["targets"].to(device)
         loss = F.cross_entropy(model(images), targets)
         opt.zero_grad(set_to_none=True)
@@ -204,40 +188,44 @@ def train(args) -> None:
         opt.step()
         state["step"] += 1
         state["patches"] += images.shape[0]
-        loss_sum, steps_sum = loss_sum + loss.item(), steps_sum + 1
-        now = time.time()
-        if now - last_log >= 60:
-            log.info(
-                "step %d patches %d loss %.4f %.1f patches/s lr %.2e",
-                state["step"],
-                state["patches"],
-                loss_sum / steps_sum,
-                (state["patches"] - at_log) / (now - last_log),
-                opt.param_groups[0]["lr"],
-            )
-            last_log, at_log, loss_sum, steps_sum = now, state["patches"], 0.0, 0
-        done = now - start >= args.minutes * 60
-        if now - last_val >= args.val_minutes * 60 or done:
-            state["seconds"] += now - last_val
-            last_val = now
-            metrics = evaluate(model, val, device)
-            improved = metrics["accuracy"] > state["best"]
-            if improved:
-                state["best"] = metrics["accuracy"]
-                export(model, model_dir, state, metrics, args, opt.param_groups[0]["lr"])
-            else:
-                decay_on_stall(state, opt, patience=2)
-            log.info(
-                "validation page accuracy %.4f (%d of %d wrong; best %.4f)%s",
-                metrics["accuracy"],
-                metrics["wrong"],
-                metrics["pages"],
-                state["best"],
-                " exported" if improved else "",
-            )
-            save_state(run / "last.pt", model=model.state_dict(), opt=opt.state_dict(), **state)
-        if done:
-            break
+        since_log["loss"] += loss.item()
+        since_log["steps"] += 1
+
+    def progress(seconds: float) -> str:
+        loss = since_log["loss"] / max(1, since_log["steps"])
+        rate = (state["patches"] - since_log["patches"]) / seconds
+        since_log.update(loss=0.0, steps=0, patches=state["patches"])
+        lr = opt.param_groups[0]["lr"]
+        return f"step {state['step']} patches {state['patches']} loss {loss:.4f} {rate:.1f} patches/s lr {lr:.2e}"
+
+    def validate(seconds: float) -> None:
+        state["seconds"] += seconds
+        m = evaluate(model, val, device)
+        lr = opt.param_groups[0]["lr"]
+        improved = keep_best(
+            state,
+            m["accuracy"],
+            higher_is_better=True,
+            export=lambda: export(model, model_dir, state, m, args, lr),
+            opt=opt,
+            patience=2,
+        )
+        log.info(
+            "validation page accuracy %.4f (%d of %d wrong; best %.4f)%s",
+            *(m["accuracy"], m["wrong"], m["pages"], state["best"]),
+            " exported" if improved else "",
+        )
+        checkpoint(run, model, opt, state)
+
+    model.train()
+    fit(
+        batches(data, args.workers),
+        step,
+        minutes=args.minutes,
+        val_minutes=args.val_minutes,
+        progress=progress,
+        validate=validate,
+    )
 
 
 def main() -> None:

@@ -1,0 +1,45 @@
+"""The shared training loop: budgets, validation at the end, best-only export, rate decay on stalls."""
+
+import itertools
+
+import torch
+
+from training import loop
+
+
+def optimiser(lr=1e-3):
+    return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+
+
+def test_keep_best_exports_only_improvements_and_halves_the_rate_after_stalls():
+    opt, exported = optimiser(), []
+    state = {"best": 0.5}
+    scores = [0.6, 0.55, 0.58, 0.7, 0.1, 0.2]
+    results = [
+        loop.keep_best(state, s, higher_is_better=True, export=lambda s=s: exported.append(s), opt=opt, patience=2)
+        for s in scores
+    ]
+    assert results == [True, False, False, True, False, False]
+    assert exported == [0.6, 0.7] and state["best"] == 0.7
+    assert opt.param_groups[0]["lr"] == 1e-3 / 4  # four stalls, patience 2: halved twice
+
+
+def test_keep_best_lower_is_better_and_no_decay_when_told():
+    opt = optimiser()
+    state = {"best": 1.0}
+    assert loop.keep_best(state, 0.9, higher_is_better=False, export=lambda: None, opt=opt, patience=1)
+    assert not loop.keep_best(state, 0.95, higher_is_better=False, export=lambda: None, opt=opt, patience=1, may_decay=False)
+    assert opt.param_groups[0]["lr"] == 1e-3 and state["best"] == 0.9
+
+
+def test_fit_validates_once_at_the_end_of_a_spent_budget():
+    steps, validations = [], []
+    loop.fit(
+        itertools.count(),
+        steps.append,
+        minutes=0,
+        val_minutes=60,
+        progress=lambda seconds: "",
+        validate=validations.append,
+    )
+    assert steps == [0] and len(validations) == 1

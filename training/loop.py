@@ -1,0 +1,99 @@
+"""The loop the three training commands share: a wall-clock budget, a log line a minute,
+validation every few minutes and at the end, the best weights exported, a checkpoint kept."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, IterableDataset
+
+from core.settings import get_settings
+from training.checkpoints import save_state
+from training.schedule import decay_on_stall
+
+log = logging.getLogger("training")
+RUNS = Path(__file__).resolve().parent / "runs"
+
+
+def setup(args: argparse.Namespace, name: str) -> tuple[torch.device, Path, Path]:
+    """Seed, threads and device from the command line -> (device, model folder, run folder)."""
+    torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu")
+    model_dir = Path(args.model_dir or get_settings().model_dir)
+    run = Path(args.run_dir) if args.run_dir else RUNS / name
+    return device, model_dir, run
+
+
+def batches(data: IterableDataset, workers: int, prefetch: int = 2) -> DataLoader:
+    """An endless stream of ready-made batches, generated in ``workers`` processes (0: in this one)."""
+    return DataLoader(
+        data,
+        batch_size=None,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        prefetch_factor=prefetch if workers else None,
+    )
+
+
+def fit(
+    stream: Iterable,
+    step: Callable[[object], None],
+    *,
+    minutes: float,
+    val_minutes: float,
+    progress: Callable[[float], str],
+    validate: Callable[[float], None],
+) -> None:
+    """Run ``step`` on each batch for ``minutes`` of wall clock.
+
+    Every minute logs ``progress(seconds since the last log)``; every
+    ``val_minutes``, and once more when the budget is spent, calls
+    ``validate(seconds trained since the last validation)``.
+    """
+    start = time.time()
+    last_val = last_log = start
+    for batch in stream:
+        step(batch)
+        now = time.time()
+        if now - last_log >= 60:
+            log.info(progress(now - last_log))
+            last_log = now
+        done = now - start >= minutes * 60
+        if now - last_val >= val_minutes * 60 or done:
+            validate(now - last_val)
+            last_val = now
+        if done:
+            return
+
+
+def keep_best(
+    state: dict,
+    score: float,
+    *,
+    higher_is_better: bool,
+    export: Callable[[], None],
+    opt: torch.optim.Optimizer,
+    patience: int,
+    may_decay: bool = True,
+) -> bool:
+    """Export when ``score`` beats ``state["best"]``; otherwise count a stall (halving the rate
+    after ``patience`` of them, when ``may_decay``). Returns whether it improved."""
+    improved = score > state["best"] if higher_is_better else score < state["best"]
+    if improved:
+        state["best"] = score
+        export()
+    elif may_decay:
+        decay_on_stall(state, opt, patience)
+    return improved
+
+
+def checkpoint(run: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict) -> None:
+    """What a later run resumes from: weights, optimiser and every counter in ``state``."""
+    save_state(run / "last.pt", model=model.state_dict(), opt=opt.state_dict(), **state)
