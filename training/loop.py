@@ -7,6 +7,7 @@ import argparse
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -42,21 +43,38 @@ def batches(data: IterableDataset, workers: int, prefetch: int = 2) -> DataLoade
     )
 
 
+@dataclass
+class Validation:
+    """How a model is judged: its metrics, which of them decides the best, and what to do with it."""
+
+    evaluate: Callable[[], dict]  # -> metrics on the fixed validation set
+    score: str  # the metric that decides which weights ship
+    higher_is_better: bool
+    export: Callable[[dict], None]  # metrics -> models/<name>.* (weights and card)
+    describe: Callable[[dict], str]  # metrics -> the log line's text
+    patience: int  # stalled validations before the learning rate is halved
+    may_decay: Callable[[dict], bool] = lambda state: True
+
+
 def fit(
     stream: Iterable,
     step: Callable[[object], None],
-    *,
-    minutes: float,
-    val_minutes: float,
     progress: Callable[[float], str],
-    validate: Callable[[float], None],
+    validation: Validation,
+    *,
+    args: argparse.Namespace,
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    state: dict,
+    run: Path,
 ) -> None:
-    """Run ``step`` on each batch for ``minutes`` of wall clock.
+    """Run ``step`` on each batch for ``args.minutes`` of wall clock.
 
     Every minute logs ``progress(seconds since the last log)``; every
-    ``val_minutes``, and once more when the budget is spent, calls
-    ``validate(seconds trained since the last validation)``.
+    ``args.val_minutes``, and once more when the budget is spent, validates,
+    exports the weights when they are the best so far, and writes the checkpoint.
     """
+    model.train()
     start = time.time()
     last_val = last_log = start
     for batch in stream:
@@ -65,12 +83,29 @@ def fit(
         if now - last_log >= 60:
             log.info(progress(now - last_log))
             last_log = now
-        done = now - start >= minutes * 60
-        if now - last_val >= val_minutes * 60 or done:
-            validate(now - last_val)
+        done = now - start >= args.minutes * 60
+        if now - last_val >= args.val_minutes * 60 or done:
+            state["seconds"] += now - last_val
+            _validate(validation, model, opt, state, run)
             last_val = now
         if done:
             return
+
+
+def _validate(v: Validation, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict, run: Path) -> None:
+    metrics = v.evaluate()
+    model.train()
+    improved = keep_best(
+        state,
+        metrics[v.score],
+        higher_is_better=v.higher_is_better,
+        export=lambda: v.export(metrics),
+        opt=opt,
+        patience=v.patience,
+        may_decay=v.may_decay(state),
+    )
+    log.info("validation %s (best %.4f)%s", v.describe(metrics), state["best"], " exported" if improved else "")
+    checkpoint(run, model, opt, state)
 
 
 def keep_best(

@@ -21,7 +21,7 @@ from pipeline.nets.crnn import STRIDE, CrnnConfig, CrnnNet
 from pipeline.weights import load_weights, read_card, save_model
 from training.checkpoints import load_state
 from training.line_data import LineBatches, LineSampler, make_batch
-from training.loop import batches, checkpoint, fit, keep_best, setup
+from training.loop import Validation, batches, fit, setup
 from training.schedule import parse_and_train, parser
 from training.text_metrics import cer
 from training.warm_start import transfer_crnn
@@ -161,30 +161,17 @@ def train(args) -> None:
         lr = opt.param_groups[0]["lr"]
         return f"step {state['step']} lines {state['lines']} loss {last['loss']:.3f} {rate:.1f} lines/s lr {lr:.2e}"
 
-    def validate(seconds: float) -> None:
-        state["seconds"] += seconds
-        val_cer = evaluate(model, val, charset, device)
-        improved = keep_best(
-            state,
-            val_cer,
-            higher_is_better=False,
-            export=lambda: export(model, f"charset_{args.lang}.txt", args.lang, model_dir, state, val_cer, args),
-            opt=opt,
-            patience=3,
-            may_decay=state["best"] < 0.9,  # no decay while CTC is still on its all-blank plateau
-        )
-        log.info("validation CER %.4f (best %.4f)%s", val_cer, state["best"], " exported" if improved else "")
-        checkpoint(run, model, opt, state)
-
-    model.train()
-    fit(
-        batches(data, args.workers, prefetch=4),
-        step,
-        minutes=args.minutes,
-        val_minutes=args.val_minutes,
-        progress=progress,
-        validate=validate,
+    validation = Validation(
+        evaluate=lambda: {"cer": evaluate(model, val, charset, device)},
+        score="cer",
+        higher_is_better=False,
+        export=lambda m: export(model, f"charset_{args.lang}.txt", args.lang, model_dir, state, m["cer"], args),
+        describe=lambda m: f"CER {m['cer']:.4f}",
+        patience=3,
+        may_decay=lambda state: state["best"] < 0.9,  # no decay while CTC is still on its all-blank plateau
     )
+    stream = batches(data, args.workers, prefetch=4)
+    fit(stream, step, progress, validation, args=args, model=model, opt=opt, state=state, run=run)
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ from pipeline.weights import load_weights, read_card, save_model
 from training.checkpoints import load_state
 from training.ctpn_targets import assign
 from training.debian_pdfs import TRAIN_PDFS, VALIDATION_PDFS, PdfPages
-from training.loop import batches, checkpoint, fit, keep_best, setup
+from training.loop import Validation, batches, fit, setup
 from training.pages import Page, PageSynth, distort, to_working_page
 from training.schedule import parse_and_train, parser
 
@@ -323,34 +323,18 @@ def train(args) -> None:
             f"{rate:.2f} crops/s lr {opt.param_groups[0]['lr']:.2e}"
         )
 
-    def validate(seconds: float) -> None:
-        state["seconds"] += seconds
-        m = evaluate(model, val, device)
-        lr = opt.param_groups[0]["lr"]
-        improved = keep_best(
-            state,
-            m["hmean"],
-            higher_is_better=True,
-            export=lambda: export(model, model_dir, state, m, args, lr),
-            opt=opt,
-            patience=3,
-        )
-        log.info(
-            "validation H-mean %.4f with %s (P %.3f R %.3f, Debian PDF %.4f; best %.4f)%s",
-            *(m["hmean"], m["postprocess"], m["precision"], m["recall"], m["pdf_hmean"], state["best"]),
-            " exported" if improved else "",
-        )
-        checkpoint(run, model, opt, state)
-
-    model.train()
-    fit(
-        batches(data, args.workers),
-        step,
-        minutes=args.minutes,
-        val_minutes=args.val_minutes,
-        progress=progress,
-        validate=validate,
+    validation = Validation(
+        evaluate=lambda: evaluate(model, val, device),
+        score="hmean",
+        higher_is_better=True,
+        export=lambda m: export(model, model_dir, state, m, args, opt.param_groups[0]["lr"]),
+        describe=lambda m: (
+            f"H-mean {m['hmean']:.4f} with {m['postprocess']} (P {m['precision']:.3f} R {m['recall']:.3f}, "
+            f"Debian PDF {m['pdf_hmean']:.4f})"
+        ),
+        patience=3,
     )
+    fit(batches(data, args.workers), step, progress, validation, args=args, model=model, opt=opt, state=state, run=run)
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ from pipeline.orientation import OrientationClassifier, page_patches
 from pipeline.weights import load_weights, read_card, save_model
 from training.checkpoints import load_state
 from training.debian_pdfs import TRAIN_PDFS, VALIDATION_PDFS, PdfPages
-from training.loop import batches, checkpoint, fit, keep_best, setup
+from training.loop import Validation, batches, fit, setup
 from training.pages import PageSynth, distort
 from training.schedule import parse_and_train, parser
 
@@ -198,34 +198,15 @@ def train(args) -> None:
         lr = opt.param_groups[0]["lr"]
         return f"step {state['step']} patches {state['patches']} loss {loss:.4f} {rate:.1f} patches/s lr {lr:.2e}"
 
-    def validate(seconds: float) -> None:
-        state["seconds"] += seconds
-        m = evaluate(model, val, device)
-        lr = opt.param_groups[0]["lr"]
-        improved = keep_best(
-            state,
-            m["accuracy"],
-            higher_is_better=True,
-            export=lambda: export(model, model_dir, state, m, args, lr),
-            opt=opt,
-            patience=2,
-        )
-        log.info(
-            "validation page accuracy %.4f (%d of %d wrong; best %.4f)%s",
-            *(m["accuracy"], m["wrong"], m["pages"], state["best"]),
-            " exported" if improved else "",
-        )
-        checkpoint(run, model, opt, state)
-
-    model.train()
-    fit(
-        batches(data, args.workers),
-        step,
-        minutes=args.minutes,
-        val_minutes=args.val_minutes,
-        progress=progress,
-        validate=validate,
+    validation = Validation(
+        evaluate=lambda: evaluate(model, val, device),
+        score="accuracy",
+        higher_is_better=True,
+        export=lambda m: export(model, model_dir, state, m, args, opt.param_groups[0]["lr"]),
+        describe=lambda m: f"page accuracy {m['accuracy']:.4f} ({m['wrong']} of {m['pages']} wrong)",
+        patience=2,
     )
+    fit(batches(data, args.workers), step, progress, validation, args=args, model=model, opt=opt, state=state, run=run)
 
 
 def main() -> None:

@@ -32,14 +32,26 @@ def test_keep_best_lower_is_better_and_no_decay_when_told():
     assert opt.param_groups[0]["lr"] == 1e-3 and state["best"] == 0.9
 
 
-def test_fit_validates_once_at_the_end_of_a_spent_budget():
-    steps, validations = [], []
-    loop.fit(
-        itertools.count(),
-        steps.append,
-        minutes=0,
-        val_minutes=60,
-        progress=lambda seconds: "",
-        validate=validations.append,
+def test_fit_validates_exports_and_checkpoints_at_the_end_of_a_spent_budget(tmp_path):
+    import argparse
+
+    model = torch.nn.Linear(1, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    state = {"step": 0, "best": 0.0, "seconds": 0}
+    steps, exported = [], []
+    validation = loop.Validation(
+        evaluate=lambda: {"acc": 0.5},
+        score="acc",
+        higher_is_better=True,
+        export=exported.append,
+        describe=lambda m: f"acc {m['acc']}",
+        patience=2,
     )
-    assert steps == [0] and len(validations) == 1
+    args = argparse.Namespace(minutes=0, val_minutes=60)
+    loop.fit(
+        itertools.count(), steps.append, lambda s: "", validation, args=args, model=model, opt=opt, state=state, run=tmp_path
+    )
+    assert steps == [0]
+    assert exported == [{"acc": 0.5}] and state["best"] == 0.5
+    saved = torch.load(tmp_path / "last.pt", weights_only=False)
+    assert saved["best"] == 0.5 and set(saved["model"]) == {"weight", "bias"}
