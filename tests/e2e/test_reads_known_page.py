@@ -1,9 +1,8 @@
 """The shipped weights read a rendered Chinese-English page (issue 2's end-to-end test, issue 4's guard).
 
-Marked ``trained``: until the recognizer and detector weights in models/ are
-trained to the benchmark's bar, ``make test`` deselects this marker (see the
-Makefile's TEST_MARKERS) and ``make test-trained`` runs it. Once the trained
-weights land, the marker is run by default, so a bad checkpoint cannot land.
+Marked ``trained`` (it checks what the shipped weights read): ``make test``
+runs it with everything else, so a bad checkpoint cannot land, and ``make
+test-trained`` runs the trained-weight tests alone.
 """
 
 from __future__ import annotations
