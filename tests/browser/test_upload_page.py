@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
+from playwright.sync_api import expect
 
 from tests.browser.conftest import UI_TIMEOUT_MS
 from tests.integration.documents import char_error_rate, font, pdf, text_page
@@ -81,7 +82,8 @@ def test_boxes_and_text_match_the_result(read_pdf, alice):
             assert abs(image_box[key] - svg_box[key]) <= 1, (key, image_box, svg_box)
         assert panel.locator("polygon.box").count() == len(lines)
         points = panel.locator("polygon.box").evaluate_all("ps => ps.map(p => p.getAttribute('points'))")
-        assert points == [" ".join(f"{x},{y}" for x, y in line["polygon"]) for line in lines]
+        drawn = [[tuple(map(float, xy.split(","))) for xy in p.split()] for p in points]  # JS prints 38.0 as 38
+        assert drawn == [[(x, y) for x, y in line["polygon"]] for line in lines]
         if lines:
             assert panel.locator(".line-text").all_inner_texts() == [line["text"] for line in lines]
             low = sum(1 for line in lines if line["confidence"] < 0.6)
@@ -131,9 +133,14 @@ def test_recognised_text_and_hover(read_pdf, alice):
         assert char_error_rate("\n".join(expected), text) < 0.1, text
         assert page.locator(f"#page-{number} polygon.box").count() == len(expected)
     first = results[1]["lines"][0]
-    page.locator("#page-1 polygon.box").first.hover()
+    box = page.locator("#page-1 polygon.box").first
+    # Scrolling hides the tip (it would float away from its box): bring the box into view first,
+    # let the scroll event pass, then hover as a user would.
+    box.scroll_into_view_if_needed()
+    page.wait_for_timeout(200)
+    box.hover()
     tip = page.locator("#box-tip")
-    assert tip.is_visible()
+    expect(tip).to_be_visible()
     assert first["text"] in tip.inner_text()
     assert f"{first['confidence'] * 100:.1f}%" in tip.inner_text()
     assert "is-active" in page.locator("#page-1 li.line").first.get_attribute("class")
