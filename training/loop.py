@@ -14,7 +14,8 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from core.settings import get_settings
-from training.checkpoints import save_state
+from pipeline.weights import load_weights, read_card
+from training.checkpoints import load_state, save_state
 from training.schedule import decay_on_stall
 
 log = logging.getLogger("training")
@@ -30,6 +31,29 @@ def setup(args: argparse.Namespace, name: str) -> tuple[torch.device, Path, Path
     model_dir = Path(args.model_dir or get_settings().model_dir)
     run = Path(args.run_dir) if args.run_dir else RUNS / name
     return device, model_dir, run
+
+
+def resume(model: torch.nn.Module, opt: torch.optim.Optimizer, run: Path) -> dict | None:
+    """Load ``run``/last.pt into the model and optimiser; its counters, or None without a checkpoint."""
+    state = load_state(run / "last.pt")
+    if state is None:
+        return None
+    model.load_state_dict(state.pop("model"))
+    opt.load_state_dict(state.pop("opt"))
+    log.info("resumed %s at step %d (best %.4f)", run / "last.pt", state["step"], state["best"])
+    return state
+
+
+def shipped_or_fresh(model: torch.nn.Module, model_dir: Path, name: str, counters: Callable[[dict], dict]) -> dict:
+    """Load models/<name> when its card says it was trained; ``counters(card training section)``
+    gives the state to go on from (called with {} for a fresh start, so its defaults apply)."""
+    card = read_card(model_dir, name)
+    trained = card.get("training", {})
+    if trained.get("steps", 0) <= 0:
+        return counters({})
+    load_weights(model, model_dir, name, card)
+    log.info("starting from shipped weights (%d steps)", trained["steps"])
+    return counters(trained)
 
 
 def batches(data: IterableDataset, workers: int, prefetch: int = 2) -> DataLoader:

@@ -17,11 +17,11 @@ import torch
 from torch import nn
 
 from pipeline.charset import Charset
+from pipeline.models import get_model
 from pipeline.nets.crnn import STRIDE, CrnnConfig, CrnnNet
-from pipeline.weights import load_weights, read_card, save_model
-from training.checkpoints import load_state
+from pipeline.weights import read_card, save_model
 from training.line_data import LineBatches, LineSampler, make_batch
-from training.loop import Validation, batches, fit, setup
+from training.loop import Validation, batches, fit, resume, setup, shipped_or_fresh
 from training.schedule import parse_and_train, parser
 from training.text_metrics import cer
 from training.warm_start import transfer_crnn
@@ -71,42 +71,33 @@ DEFAULT_CONFIG = {
 
 def build(lang: str, device: torch.device, model_dir: Path, run: Path, lr: float, init_from: str | None = None):
     charset = Charset.load(model_dir / f"charset_{lang}.txt")
-    card = read_card(model_dir, f"crnn_{lang}")
+    name = f"crnn_{lang}"
+    card = read_card(model_dir, name)
     trained = card.get("training", {}).get("steps", 0) > 0 and not init_from
     # a trained model keeps its architecture; a fresh one takes this script's default
     config = card["config"] if trained else dict(DEFAULT_CONFIG[lang], num_classes=charset.num_classes)
     model = CrnnNet(CrnnConfig(**{**config, "channels": tuple(config.get("channels", CrnnConfig.channels))})).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    state = load_state(run / "last.pt")
+    state = resume(model, opt, run)
     if state:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        log.info("resumed %s at step %d (best CER %.4f)", run / "last.pt", state["step"], state["best"])
-        return charset, model, opt, {k: v for k, v in state.items() if k not in ("model", "opt")}
-    fresh = {"step": 0, "lines": 0, "best": 1.0, "seconds": 0}
+        return charset, model, opt, state
     if init_from:
-        carried = warm_start(model, charset, model_dir, init_from)
+        source = get_model(init_from, "cpu", model_dir)
+        carried = transfer_crnn(source.net, source.charset, model, charset)
         log.info("starting from %s: body copied, %d output classes carried over", init_from, carried)
-        return charset, model, opt, dict(fresh, init_from=init_from)
-    if trained:
-        load_weights(model, model_dir, f"crnn_{lang}", card)
-        log.info("starting from shipped weights (%d steps)", card["training"]["steps"])
-        t = card["training"]
-        return (
-            charset,
-            model,
-            opt,
-            {"step": t["steps"], "lines": t.get("lines", 0), "best": t.get("val_cer", 1.0), "seconds": t.get("seconds", 0)},
-        )
-    return charset, model, opt, fresh
-
-
-def warm_start(model: CrnnNet, charset: Charset, model_dir: Path, source: str) -> int:
-    """Fill a new model from the shipped recognizer ``source`` (e.g. crnn_en)."""
-    card = read_card(model_dir, source)
-    src = CrnnNet(CrnnConfig(**{**card["config"], "channels": tuple(card["config"]["channels"])}))
-    load_weights(src, model_dir, source, card)
-    return transfer_crnn(src.float(), Charset.load(model_dir / card["charset"]), model, charset)
+        return charset, model, opt, {"step": 0, "lines": 0, "best": 1.0, "seconds": 0, "init_from": init_from}
+    state = shipped_or_fresh(
+        model,
+        model_dir,
+        name,
+        lambda t: {
+            "step": t.get("steps", 0),
+            "lines": t.get("lines", 0),
+            "best": t.get("val_cer", 1.0),
+            "seconds": t.get("seconds", 0),
+        },
+    )
+    return charset, model, opt, state
 
 
 def export(model, charset_name, lang, model_dir, state, val_cer, args):

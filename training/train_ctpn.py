@@ -31,11 +31,10 @@ from pipeline.detector import CtpnDetector
 from pipeline.nets.common import to_input
 from pipeline.nets.ctpn import STRIDE, CtpnConfig, CtpnNet
 from pipeline.preprocess import background_level, pad_to_multiple
-from pipeline.weights import load_weights, read_card, save_model
-from training.checkpoints import load_state
+from pipeline.weights import save_model
 from training.ctpn_targets import assign
 from training.debian_pdfs import TRAIN_PDFS, VALIDATION_PDFS, PdfPages
-from training.loop import Validation, batches, fit, setup
+from training.loop import Validation, batches, fit, resume, setup, shipped_or_fresh
 from training.pages import Page, PageSynth, distort, to_working_page
 from training.schedule import parse_and_train, parser
 
@@ -234,29 +233,19 @@ def _score_at(detector: CtpnDetector, options: dict, outputs, pages) -> dict:
 def build(device, model_dir: Path, run: Path, lr: float):
     model = CtpnNet(CtpnConfig()).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    state = load_state(run / "last.pt")
-    if state:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        log.info("resumed %s at step %d (best H-mean %.4f)", run / "last.pt", state["step"], state["best"])
-        return model, opt, {k: v for k, v in state.items() if k not in ("model", "opt")}
-    card = read_card(model_dir, "ctpn")
-    t = card.get("training", {})
-    if t.get("steps", 0) > 0:
-        load_weights(model, model_dir, "ctpn", card)
-        log.info("starting from shipped weights (%d steps)", t["steps"])
-        return (
-            model,
-            opt,
-            {
-                "step": t["steps"],
-                "crops": t.get("crops", 0),
-                "pages": t.get("pages", 0),
-                "best": t.get("val_hmean", 0.0),
-                "seconds": t.get("seconds", 0),
-            },
-        )
-    return model, opt, {"step": 0, "crops": 0, "pages": 0, "best": 0.0, "seconds": 0}
+    state = resume(model, opt, run) or shipped_or_fresh(
+        model,
+        model_dir,
+        "ctpn",
+        lambda t: {
+            "step": t.get("steps", 0),
+            "crops": t.get("crops", 0),
+            "pages": t.get("pages", 0),
+            "best": t.get("val_hmean", 0.0),
+            "seconds": t.get("seconds", 0),
+        },
+    )
+    return model, opt, state
 
 
 def export(model, model_dir: Path, state: dict, metrics: dict, args, lr: float) -> None:

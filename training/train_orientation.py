@@ -28,10 +28,9 @@ from torch.utils.data import IterableDataset, get_worker_info
 from pipeline.nets.common import to_input
 from pipeline.nets.orientation import ANGLES, OrientationConfig, OrientationNet
 from pipeline.orientation import OrientationClassifier, page_patches
-from pipeline.weights import load_weights, read_card, save_model
-from training.checkpoints import load_state
+from pipeline.weights import save_model
 from training.debian_pdfs import TRAIN_PDFS, VALIDATION_PDFS, PdfPages
-from training.loop import Validation, batches, fit, setup
+from training.loop import Validation, batches, fit, resume, setup, shipped_or_fresh
 from training.pages import PageSynth, distort
 from training.schedule import parse_and_train, parser
 
@@ -118,28 +117,18 @@ def evaluate(model: nn.Module, pages, device) -> dict:
 def build(device, model_dir: Path, run: Path, lr: float):
     model = OrientationNet(OrientationConfig()).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    state = load_state(run / "last.pt")
-    if state:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        log.info("resumed %s at step %d (best accuracy %.4f)", run / "last.pt", state["step"], state["best"])
-        return model, opt, {k: v for k, v in state.items() if k not in ("model", "opt")}
-    card = read_card(model_dir, "orientation")
-    t = card.get("training", {})
-    if t.get("steps", 0) > 0:
-        load_weights(model, model_dir, "orientation", card)
-        log.info("starting from shipped weights (%d steps)", t["steps"])
-        return (
-            model,
-            opt,
-            {
-                "step": t["steps"],
-                "patches": t.get("patches", 0),
-                "best": t.get("val_accuracy", 0.0),
-                "seconds": t.get("seconds", 0),
-            },
-        )
-    return model, opt, {"step": 0, "patches": 0, "best": 0.0, "seconds": 0}
+    state = resume(model, opt, run) or shipped_or_fresh(
+        model,
+        model_dir,
+        "orientation",
+        lambda t: {
+            "step": t.get("steps", 0),
+            "patches": t.get("patches", 0),
+            "best": t.get("val_accuracy", 0.0),
+            "seconds": t.get("seconds", 0),
+        },
+    )
+    return model, opt, state
 
 
 def export(model, model_dir: Path, state: dict, metrics: dict, args, lr: float) -> None:
