@@ -95,8 +95,12 @@ def torch_line(engines: list) -> str:
 
 
 def model_cards() -> list[str]:
+    """One note per model the pipeline runs (not the training-only ones beside them)."""
+    from pipeline.pipeline import RECOGNIZERS
+
     rows = []
-    for path in sorted(get_settings().model_dir.glob("*.json")):
+    for name in ("orientation", "ctpn", *sorted(set(RECOGNIZERS.values()))):
+        path = get_settings().model_dir / f"{name}.json"
         try:
             card = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):

@@ -14,6 +14,10 @@ BLANK = 0
 # Punctuation that Chinese text uses in full-width form; NFKC would fold these
 # to ASCII, so they are kept as they are written.
 CJK_PUNCTUATION = "，。、；：？！“”‘’（）【】《》〈〉「」『』〔〕…—～·￥％＃＠＆＊＋－＝／＼｜＿"
+# Typeset documents' bullets, dashes, guillemets and signs. Appended after the hanzi: the
+# mixed recognizer was given these classes after training (training.warm_start.add_characters)
+# and a charset only ever grows at its end.
+TYPOGRAPHY = "•–«»°×±€£§"
 
 
 def gb2312_hanzi() -> list[str]:
@@ -38,7 +42,7 @@ def build_charset(lang: str) -> list[str]:
         return ascii_printable()
     if lang in ("zh", "mix"):
         seen: dict[str, None] = {}
-        for ch in ascii_printable() + list(CJK_PUNCTUATION) + gb2312_hanzi():
+        for ch in ascii_printable() + list(CJK_PUNCTUATION) + gb2312_hanzi() + list(TYPOGRAPHY):
             seen.setdefault(ch, None)
         return list(seen)
     raise ValueError(f"unknown lang {lang!r}")

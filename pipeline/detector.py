@@ -53,10 +53,13 @@ class CtpnDetector:
         strong_score: float = 0.9,
         line_nms: float = 0.3,
         side_refinement: bool = True,
+        fill_threshold: float | None = None,
     ):
         self.net = net
         self.device = torch.device(device)
         self.score_threshold = score_threshold
+        # proposals between fill_threshold and score_threshold may only fill gaps inside lines
+        self.fill_threshold = fill_threshold
         self.proposal_nms = proposal_nms
         self.line_options = dict(
             max_gap=max_gap,
@@ -64,6 +67,7 @@ class CtpnDetector:
             min_size_similarity=min_size_similarity,
             min_proposals=min_proposals,
             strong_score=strong_score,
+            seed_score=score_threshold if fill_threshold is not None else None,
         )
         self.line_nms = line_nms
         self.side_refinement = side_refinement
@@ -72,7 +76,7 @@ class CtpnDetector:
     def from_card(cls, net: CtpnNet, card: dict, device: torch.device | str = "cpu") -> CtpnDetector:
         """The detector with the post-processing settings its model card ships (chosen in validation)."""
         options = card.get("postprocess", {})
-        known = {"score_threshold", "proposal_nms", "max_gap", "min_overlap", "line_nms", "strong_score"}
+        known = {"score_threshold", "proposal_nms", "max_gap", "min_overlap", "line_nms", "strong_score", "fill_threshold"}
         if not isinstance(options, dict) or set(options) - known:
             raise ModelError(f"ctpn model card: postprocess must be an object with keys among {sorted(known)}")
         return cls(net, device, **options)
@@ -86,7 +90,8 @@ class CtpnDetector:
     def postprocess(
         self, score: np.ndarray, vertical: np.ndarray, side: np.ndarray | None, image_size: tuple[int, int]
     ) -> list[DetectedLine]:
-        boxes, probs, sides = decode_outputs(score, vertical, side if self.side_refinement else None, self.score_threshold)
+        threshold = self.score_threshold if self.fill_threshold is None else min(self.fill_threshold, self.score_threshold)
+        boxes, probs, sides = decode_outputs(score, vertical, side if self.side_refinement else None, threshold)
         height = image_size[1]
         boxes[:, 1] = np.clip(boxes[:, 1], 0, height)
         boxes[:, 3] = np.clip(boxes[:, 3], 0, height)

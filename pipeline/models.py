@@ -95,8 +95,9 @@ def _charset(card: dict, card_path: Path, model_dir: Path, num_classes: int) -> 
     return charset
 
 
-@functools.cache
-def _load(name: str, device: str, model_dir: Path) -> LoadedModel:
+def load_model(name: str, device: str, model_dir: Path) -> LoadedModel:
+    """A fresh copy of the model ``name`` from ``model_dir`` (tools that rewrite models; the
+    pipeline uses :func:`get_model`)."""
     configure_torch()
     card_path = model_dir / f"{name}.json"
     card = read_card(model_dir, name)
@@ -110,6 +111,9 @@ def _load(name: str, device: str, model_dir: Path) -> LoadedModel:
     except RuntimeError as exc:
         raise ModelError(f"model {model_dir / name} cannot be moved to {device}: {exc}") from None
     return LoadedModel(name=name, net=net, card=card, device=device, charset=charset)
+
+
+_load = functools.cache(load_model)
 
 
 def get_model(name: str, device: str | None = None, model_dir: Path | str | None = None) -> LoadedModel:

@@ -68,6 +68,36 @@ def perspective(img: np.ndarray, rng: random.Random, amount: float = 0.04) -> np
     return cv2.warpPerspective(img, m, (w, h), borderMode=cv2.BORDER_CONSTANT, borderValue=border)
 
 
+def table_rules(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    """Ruling lines at the crop's edges: table cells and underlines cut with their text."""
+    out = img.copy()
+    h, w = out.shape
+    ink = int(np.percentile(out, 2))
+    thick = rng.choice((1, 1, 2))
+    for side in rng.choice((("top",), ("bottom",), ("top", "bottom"), ("left",), ("right",), ("top", "left"))):
+        at = rng.randint(0, max(0, min(h, w) // 8))
+        if side == "top":
+            out[at : at + thick, :] = ink
+        elif side == "bottom":
+            out[h - at - thick : h - at, :] = ink
+        elif side == "left":
+            out[:, at : at + thick] = ink
+        else:
+            out[:, w - at - thick : w - at] = ink
+    return out
+
+
+def neighbour_ink(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    """A strip of the line's own edge stacked on the other side: the descenders of the line
+    above or the ascenders of the line below, caught by a loose detection box."""
+    h = img.shape[0]
+    k = max(1, int(h * rng.uniform(0.08, 0.22)))
+    gap = np.full((rng.randint(0, max(1, h // 10)), img.shape[1]), int(np.median(img)), np.uint8)
+    if rng.random() < 0.5:
+        return np.vstack([img[-k:], gap, img])
+    return np.vstack([img, gap, img[:k]])
+
+
 SCAN = (blur, noise, jpeg, low_contrast, binarise, resolution_loss)
 PHOTO = (blur, noise, jpeg, uneven_light, perspective, resolution_loss)
 

@@ -11,10 +11,11 @@ from torch.utils.data import IterableDataset, get_worker_info
 from pipeline.charset import Charset
 from pipeline.line_image import pad_batch, prepare_line
 from pipeline.nets.common import to_input
-from training.augment import degrade
+from training.augment import degrade, neighbour_ink, table_rules
 from training.corpus import TextSampler
 from training.fonts import cjk_fonts, latin_fonts
 from training.render import render_line
+from training.typography import typeset
 
 
 class LineSampler:
@@ -29,7 +30,7 @@ class LineSampler:
 
     def sample(self) -> tuple[np.ndarray, str]:
         while True:
-            text = self.charset.normalize(self.text()).strip()
+            text = self.charset.normalize(typeset(self.text(), self.rng)).strip()
             if not text:
                 continue
             pool = self.latin + self.cjk if text.isascii() else self.cjk
@@ -39,6 +40,10 @@ class LineSampler:
             img = render_line(text, font, self.rng.randint(18, 44), self.rng)
             if img.shape[0] < 4 or img.shape[1] < 4:
                 continue
+            if self.rng.random() < 0.12:
+                img = table_rules(img, self.rng)
+            if self.rng.random() < 0.08:
+                img = neighbour_ink(img, self.rng)
             if self.rng.random() < 0.8:
                 img = degrade(img, self.rng, strength=self.rng.uniform(0.2, 0.7))
             if self.rng.random() < 0.15:

@@ -78,6 +78,20 @@ class Validation:
     describe: Callable[[dict], str]  # metrics -> the log line's text
     patience: int  # stalled validations before the learning rate is halved
     may_decay: Callable[[dict], bool] = lambda state: True
+    # Names the validation set; when it changes, scores on the old one say nothing about the
+    # new one, so the best so far starts again. None: not tracked.
+    version: str | None = None
+
+
+def start_validation(v: Validation, state: dict) -> None:
+    """Forget the best score when it was measured on another validation set."""
+    if v.version is None or state.get("val_version") == v.version:
+        return
+    if state.get("val_version") is not None or "best" in state:
+        log.info("validation set %s is new (was %s): the best score starts again", v.version, state.get("val_version"))
+    state["best"] = float("-inf") if v.higher_is_better else float("inf")
+    state["bad_evals"] = 0
+    state["val_version"] = v.version
 
 
 def fit(
@@ -98,6 +112,7 @@ def fit(
     ``args.val_minutes``, and once more when the budget is spent, validates,
     exports the weights when they are the best so far, and writes the checkpoint.
     """
+    start_validation(validation, state)
     model.train()
     start = time.time()
     last_val = last_log = start

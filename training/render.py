@@ -40,9 +40,14 @@ def render_line(text: str, font: Font, size: int, rng: random.Random) -> np.ndar
         return arr
     (top, left), (bottom, right) = ink.min(0), ink.max(0) + 1
     h = bottom - top
-    # Detected boxes are rarely tight: leave 0-30% of the line height above and below.
-    top = max(0, top - int(h * rng.uniform(0.0, 0.3)))
-    bottom = min(arr.shape[0], bottom + int(h * rng.uniform(0.0, 0.3)))
+    # Detected boxes are rarely tight: leave 0-30% of the line height above and below, and
+    # now and then cut into the ink, as a box that misses the dot of an i or a descender does.
+    top = max(0, top - int(h * rng.uniform(0.0, 0.3))) if rng.random() > 0.12 else top + int(h * rng.uniform(0.0, 0.12))
+    bottom = (
+        min(arr.shape[0], bottom + int(h * rng.uniform(0.0, 0.3)))
+        if rng.random() > 0.08
+        else bottom - int(h * rng.uniform(0.0, 0.1))
+    )
     left = max(0, left - int(h * rng.uniform(0.0, 0.6)))
     right = min(arr.shape[1], right + int(h * rng.uniform(0.0, 0.6)))
     return np.ascontiguousarray(arr[top:bottom, left:right])

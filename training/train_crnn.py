@@ -44,6 +44,11 @@ def greedy_texts(logits: torch.Tensor, widths: torch.Tensor, charset: Charset) -
     return out
 
 
+# Bump when LineSampler changes what the validation lines look like (v2: typeset forms, table
+# rules, neighbouring ink, clipped boxes).
+VALIDATION_VERSION = "lines-v2"
+
+
 def validation_set(lang: str, charset: Charset, size: int, batch_size: int) -> list[dict]:
     sampler = LineSampler(lang, charset, seed=987_654)  # disjoint from the training seeds
     samples = sorted((sampler.sample() for _ in range(size)), key=lambda s: s[0].shape[1])
@@ -95,6 +100,7 @@ def build(lang: str, device: torch.device, model_dir: Path, run: Path, lr: float
             "lines": t.get("lines", 0),
             "best": t.get("val_cer", 1.0),
             "seconds": t.get("seconds", 0),
+            "val_version": t.get("val_version"),
         },
     )
     return charset, model, opt, state
@@ -114,6 +120,7 @@ def export(model, charset_name, lang, model_dir, state, val_cer, args):
             "lr": args.lr,
             "seed": args.seed,
             "val_cer": val_cer,
+            "val_version": VALIDATION_VERSION,
             "command": f"python -m training.train_crnn --lang {lang}"
             + (f" --init-from {state['init_from']}" if state.get("init_from") else ""),
         },
@@ -160,6 +167,7 @@ def train(args) -> None:
         describe=lambda m: f"CER {m['cer']:.4f}",
         patience=3,
         may_decay=lambda state: state["best"] < 0.9,  # no decay while CTC is still on its all-blank plateau
+        version=VALIDATION_VERSION,
     )
     stream = batches(data, args.workers, prefetch=4)
     fit(stream, step, progress, validation, args=args, model=model, opt=opt, state=state, run=run)

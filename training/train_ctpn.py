@@ -192,11 +192,13 @@ def cached_validation_set(path: Path, synthetic: int, pdf: int) -> list[tuple[np
 # The post-processing settings are chosen on the validation pages and shipped in the model card:
 # the right text-probability cut moves as training sharpens the scores, and how far apart two
 # proposals may be and still belong to one line depends on what the network has learnt to mark.
+# fill_threshold: proposals down to it may fill faint stretches inside lines (hysteresis).
 POSTPROCESS_GRID = [
-    {"score_threshold": t, "min_overlap": o, "max_gap": g}
-    for t in (0.3, 0.4, 0.5, 0.6, 0.7)
+    {"score_threshold": t, "min_overlap": o, "max_gap": g, "fill_threshold": f}
+    for t in (0.3, 0.4, 0.5, 0.6)
     for o in (0.5, 0.7)
-    for g in (32.0, 50.0, 80.0)
+    for g in (32.0, 50.0)
+    for f in (None, 0.2)
 ]
 
 

@@ -12,10 +12,17 @@ new model reads English from step 0 and learns Chinese from there.
 
 from __future__ import annotations
 
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
 import torch
 
+from core.settings import get_settings
 from pipeline.charset import BLANK, Charset
+from pipeline.models import load_model
 from pipeline.nets.crnn import CrnnNet
+from pipeline.weights import read_card, save_model
 
 UNSEEN_BIAS = -4.0  # logit offset for classes the source model had no output for
 
@@ -60,3 +67,61 @@ def _linear_head(model: CrnnNet) -> tuple[torch.Tensor, torch.Tensor]:
         project, classify = model.head[0], model.head[1]
         return classify.weight @ project.weight, classify.bias
     return model.head.weight, model.head.bias
+
+
+@torch.no_grad()
+def extend_classes(src: CrnnNet, src_charset: Charset, dst_charset: Charset) -> CrnnNet:
+    """``src`` with output classes for every character of ``dst_charset`` (a superset of its own).
+
+    Everything is copied and each known character keeps its logit; the new
+    classes start with small weights and a low bias, so the model reads exactly
+    as before until training teaches it the new characters.
+    """
+    missing = [c for c in src_charset.chars if c not in dst_charset.index]
+    if missing:
+        raise ValueError(f"the new charset drops {''.join(missing[:10])!r}")
+    dst = CrnnNet(replace(src.cfg, num_classes=dst_charset.num_classes))
+    out = dst.head[-1] if src.cfg.head_rank else dst.head  # the layer whose rows are classes
+    out_src = src.head[-1] if src.cfg.head_rank else src.head
+    own = dst.state_dict()
+    dst.load_state_dict({k: v for k, v in src.state_dict().items() if own[k].shape == v.shape}, strict=False)
+    out.weight.mul_(0.1)
+    out.bias.fill_(UNSEEN_BIAS)
+    rows = [BLANK] + [src_charset.index[c] for c in src_charset.chars]
+    new_rows = [BLANK] + [dst_charset.index[c] for c in src_charset.chars]
+    out.weight[new_rows] = out_src.weight[rows]
+    out.bias[new_rows] = out_src.bias[rows]
+    return dst
+
+
+def add_characters(name: str, chars: str, model_dir: Path) -> int:
+    """Give the shipped recognizer ``name`` classes for ``chars``; rewrites its charset, weights and card."""
+    loaded = load_model(name, "cpu", Path(model_dir))
+    card = read_card(model_dir, name)
+    new = [c for c in dict.fromkeys(chars) if c not in loaded.charset.index]
+    charset = Charset(loaded.charset.chars + new)
+    model = extend_classes(loaded.net, loaded.charset, charset)
+    charset.save(Path(model_dir) / card["charset"])
+    card["config"] = model.cfg.to_dict()
+    card.setdefault("training", {}).setdefault("charset_extended", []).append(
+        {"step": card["training"].get("steps", 0), "added": "".join(new)}
+    )
+    for key in ("name", "weights", "dtype", "sha256"):
+        card.pop(key, None)
+    save_model(model, model_dir, name, card)
+    return len(new)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="Add output classes to a shipped recognizer, keeping what it has learnt.")
+    ap.add_argument("model", help="e.g. crnn_mix")
+    ap.add_argument("chars", help="the characters to add")
+    ap.add_argument("--model-dir", type=Path, default=None, help="default: OCR_MODEL_DIR (models/)")
+    args = ap.parse_args()
+    model_dir = args.model_dir or get_settings().model_dir
+    added = add_characters(args.model, args.chars, model_dir)
+    print(f"{args.model}: {added} characters added")
+
+
+if __name__ == "__main__":
+    main()

@@ -101,6 +101,16 @@ def chain_labels(succ: np.ndarray) -> np.ndarray:
         root = nxt
 
 
+def _between_seeds(boxes: np.ndarray, strong: np.ndarray, chains: np.ndarray) -> np.ndarray:
+    """Mask of proposals that lie between (or are) the outermost strong proposals of their chain."""
+    n = len(boxes)
+    lo = np.full(n, np.inf)
+    hi = np.full(n, -np.inf)
+    np.minimum.at(lo, chains[strong], boxes[strong, 0])
+    np.maximum.at(hi, chains[strong], boxes[strong, 2])
+    return (boxes[:, 0] >= lo[chains]) & (boxes[:, 2] <= hi[chains])
+
+
 def _fit(x: np.ndarray, y: np.ndarray, group: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-group least-squares line y = a x + b (slope 0 through the mean when x does not vary)."""
     count = np.bincount(group, minlength=n).astype(np.float64)
@@ -123,23 +133,38 @@ def build_lines(
     min_size_similarity: float = 0.7,
     min_proposals: int = 2,
     strong_score: float = 0.9,
+    seed_score: float | None = None,
     image_size: tuple[int, int] | None = None,
 ) -> list[DetectedLine]:
     """Proposals (N, 4) x0, y0, x1, y1 with scores (N,) and optional side offsets (N,) -> lines.
 
     Lines of fewer than ``min_proposals`` proposals are kept only when their
-    score reaches ``strong_score``. ``image_size`` (width, height) clips the
-    polygons. Lines come out ordered by the index of their leftmost proposal.
+    score reaches ``strong_score``. With ``seed_score`` (hysteresis), proposals
+    below it only fill in: a line needs ``min_proposals`` seeds at or above it,
+    and the weak proposals beyond its outermost seeds are dropped, so a faint
+    stretch inside a line joins it but faint ink beside a line does not make one.
+    ``image_size`` (width, height) clips the polygons. Lines come out ordered by
+    the index of their leftmost proposal.
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     scores = np.asarray(scores, dtype=np.float64)
     if len(boxes) == 0:
         return []
     succ = link_proposals(boxes, scores, max_gap, min_overlap, min_size_similarity)
-    roots, group = np.unique(chain_labels(succ), return_inverse=True)
+    chains = chain_labels(succ)
+    strong = np.ones(len(boxes), dtype=bool) if seed_score is None else scores >= seed_score
+    if seed_score is not None:
+        inside = _between_seeds(boxes, strong, chains)
+        boxes, scores, chains, strong = boxes[inside], scores[inside], chains[inside], strong[inside]
+        if sides is not None:
+            sides = np.asarray(sides)[inside]
+        if len(boxes) == 0:
+            return []
+    roots, group = np.unique(chains, return_inverse=True)
     n = len(roots)
     count = np.bincount(group, minlength=n)
     mean_score = np.bincount(group, scores, minlength=n) / count
+    seeds = np.bincount(group, strong, minlength=n)
 
     cx = (boxes[:, 0] + boxes[:, 2]) / 2
     top_a, top_b = _fit(cx, boxes[:, 1], group, n)
@@ -167,7 +192,7 @@ def build_lines(
         polys[..., 0] = np.clip(polys[..., 0], 0, image_size[0])
         polys[..., 1] = np.clip(polys[..., 1], 0, image_size[1])
 
-    keep = (count >= min_proposals) | (mean_score >= strong_score)
+    keep = (seeds >= min_proposals) | (mean_score >= strong_score)
     return [
         DetectedLine(polygon=polys[g].astype(np.float32), score=float(mean_score[g]), num_proposals=int(count[g]))
         for g in np.flatnonzero(keep)

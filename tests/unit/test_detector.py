@@ -122,6 +122,9 @@ def test_detector_takes_its_threshold_from_the_model_card():
     net = get_model("ctpn", "cpu").net
     assert CtpnDetector.from_card(net, {"postprocess": {"score_threshold": 0.45}}).score_threshold == 0.45
     assert CtpnDetector.from_card(net, {}).score_threshold == CtpnDetector(net).score_threshold
+    filling = CtpnDetector.from_card(net, {"postprocess": {"score_threshold": 0.4, "fill_threshold": 0.2}})
+    assert filling.fill_threshold == 0.2 and filling.line_options["seed_score"] == 0.4
+    assert CtpnDetector(net).line_options["seed_score"] is None
 
 
 def test_unknown_postprocess_setting_in_the_card_is_a_model_error():

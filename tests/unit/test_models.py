@@ -8,6 +8,7 @@ import torch
 
 from core.errors import InvalidOption, ModelError
 from core.settings import REPO_ROOT
+from pipeline.charset import build_charset
 from pipeline.models import get_model, resolve_device
 from pipeline.nets.ctpn import CtpnConfig, CtpnNet
 from pipeline.nets.orientation import OrientationConfig, OrientationNet
@@ -28,8 +29,9 @@ def test_shipped_models_load_on_cpu():
         model = get_model(name, "cpu")
         assert model.device == "cpu" and not model.net.training
         assert all(not p.requires_grad for p in model.net.parameters())
-    assert get_model("crnn_mix", "cpu").charset.num_classes == 6901
-    assert get_model("crnn_mix", "cpu").net.cfg.num_classes == 6901
+    mixed = len(build_charset("mix")) + 1  # with the blank
+    assert get_model("crnn_mix", "cpu").charset.num_classes == mixed
+    assert get_model("crnn_mix", "cpu").net.cfg.num_classes == mixed
     assert get_model("crnn_en", "cpu").charset.num_classes == 96
 
 

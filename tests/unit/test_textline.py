@@ -129,3 +129,24 @@ def test_side_refinement_moves_ends_inwards_at_most_to_the_end_proposals_centres
 def test_single_proposal_lines_are_not_side_refined():
     (line,) = build_lines(props([32], 10, 30), np.array([0.95]), np.array([0.0]))
     assert polygon(line) == [[32, 10], [48, 10], [48, 30], [32, 30]]
+
+
+def test_weak_proposals_fill_a_faint_stretch_inside_a_line():
+    boxes = props([0, 16, 32, 48, 64, 80, 96], 10, 30)
+    scores = np.array([0.9, 0.9, 0.2, 0.2, 0.2, 0.9, 0.9])  # a faint middle
+    [line] = build_lines(boxes, scores, seed_score=0.5, max_gap=20)
+    assert polygon(line) == [[0, 10], [112, 10], [112, 30], [0, 30]]
+    # without the weak ones (what a plain 0.5 threshold decodes) the line falls apart
+    strong = scores >= 0.5
+    assert len(build_lines(boxes[strong], scores[strong], max_gap=20)) == 2
+
+
+def test_weak_proposals_beyond_the_seeds_or_without_seeds_make_no_line():
+    line_boxes = props([0, 16, 32, 48, 64], 10, 30)
+    line_scores = np.array([0.2, 0.9, 0.9, 0.9, 0.2])  # faint ends are trimmed
+    faint = props([0, 16, 32], 50, 70)  # a faint line of its own
+    boxes = np.concatenate([line_boxes, faint])
+    scores = np.concatenate([line_scores, np.full(3, 0.2)])
+    lines = build_lines(boxes, scores, seed_score=0.5)
+    assert [polygon(ln) for ln in lines] == [[[16, 10], [64, 10], [64, 30], [16, 30]]]
+    assert lines[0].num_proposals == 3

@@ -55,3 +55,30 @@ def test_fit_validates_exports_and_checkpoints_at_the_end_of_a_spent_budget(tmp_
     assert exported == [{"acc": 0.5}] and state["best"] == 0.5
     saved = torch.load(tmp_path / "last.pt", weights_only=False)
     assert saved["best"] == 0.5 and set(saved["model"]) == {"weight", "bias"}
+
+
+def _validation(version, higher_is_better=False):
+    return loop.Validation(
+        evaluate=dict,
+        score="cer",
+        higher_is_better=higher_is_better,
+        export=lambda m: None,
+        describe=str,
+        patience=3,
+        version=version,
+    )
+
+
+def test_a_new_validation_set_forgets_the_old_best():
+    state = {"best": 0.05, "bad_evals": 2, "val_version": "lines-v1"}
+    loop.start_validation(_validation("lines-v2"), state)
+    assert state == {"best": float("inf"), "bad_evals": 0, "val_version": "lines-v2"}
+    state["best"] = 0.07
+    loop.start_validation(_validation("lines-v2"), state)  # the same set: the best stands
+    assert state["best"] == 0.07
+
+
+def test_an_untracked_validation_set_keeps_the_best():
+    state = {"best": 0.8}
+    loop.start_validation(_validation(None, higher_is_better=True), state)
+    assert state == {"best": 0.8}

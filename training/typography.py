@@ -1,0 +1,67 @@
+"""What typesetting does to plain text: curly quotes, bullets, dashes, guillemets, signs.
+
+The corpora are mostly plain ASCII, but typeset documents (the PDFs our users
+scan) print ” for ", – for -, • before list items and «…» around placeholders;
+DocBook renders even an opening quote as ”. A recognizer that never saw these
+glyphs drops them or reads them as the nearest ASCII. ``typeset`` rewrites a
+sampled line the way a typesetter might, so the glyph and its label agree.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+QUOTES = {'"': ('"', "“", "”", "”"), "'": ("'", "‘", "’", "’")}
+BULLETS = ("• ", "•", "· ")
+SIGNS = (
+    lambda r: f"{r.randint(-30, 45)}°C",
+    lambda r: f"{r.randint(0, 359)}°",
+    lambda r: f"{r.randint(2, 99)}×{r.randint(2, 99)}",
+    lambda r: f"±{r.randint(1, 20)}.{r.randint(0, 9)}",
+    lambda r: f"€{r.randint(1, 999)}.{r.randint(0, 99):02d}",
+    lambda r: f"£{r.randint(1, 999)}",
+    lambda r: f"§{r.randint(1, 40)}.{r.randint(1, 9)}",
+    lambda r: f"{r.randint(1, 99)}–{r.randint(100, 999)}",
+)
+
+
+def _quotes(text: str, rng: random.Random) -> str:
+    return "".join(rng.choice(QUOTES[ch]) if ch in QUOTES else ch for ch in text)
+
+
+def _dashes(text: str, rng: random.Random) -> str:
+    return re.sub(r"(?<=\w) ?-{1,2} ?(?=\w)", lambda m: rng.choice(("–", " – ", m.group(0))), text)
+
+
+def _wrap_word(text: str, rng: random.Random) -> str:
+    """One word in quotes or guillemets, as docs mark file names and placeholders."""
+    left, right = rng.choice((("«", "»"), ("”", "”"), ("“", "”"), ('"', '"'), ("‘", "’"), ("’", "’")))
+    words = text.split(" ")
+    k = rng.randrange(len(words))
+    words[k] = f"{left}{words[k]}{right}"
+    return " ".join(words)
+
+
+def _sign(text: str, rng: random.Random) -> str:
+    sign = rng.choice(SIGNS)(rng)
+    return f"{text} {sign}" if rng.random() < 0.5 else f"{sign} {text}"
+
+
+def typeset(text: str, rng: random.Random) -> str:
+    """``text`` with some typographic forms; most lines come back unchanged."""
+    if not text:
+        return text
+    if rng.random() < 0.3:
+        text = _quotes(text, rng)
+    if rng.random() < 0.06:
+        text = rng.choice(BULLETS) + text
+    if rng.random() < 0.1:
+        text = _dashes(text, rng)
+    if rng.random() < 0.06:
+        text = _wrap_word(text, rng)
+    if rng.random() < 0.03:
+        text = _sign(text, rng)
+    if rng.random() < 0.02:
+        text = "~" + text if rng.random() < 0.5 else text.replace("/", "~/", 1)
+    return text
