@@ -16,10 +16,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from bench.metrics import normalize
 from pipeline.charset import Charset
+from pipeline.line_image import pad_batch, prepare_line
 from pipeline.models import get_model
+from pipeline.nets.common import to_input
 from pipeline.nets.crnn import STRIDE, CrnnConfig, CrnnNet
+from pipeline.recognizer import crop_line
 from pipeline.weights import read_card, save_model
+from training.debian_pdfs import VALIDATION_PDFS, local_pdf, page_count, pdf_page
 from training.line_data import LineBatches, LineSampler, make_batch
 from training.loop import Validation, batches, fit, resume, setup, shipped_or_fresh
 from training.schedule import parse_and_train, parser
@@ -55,12 +60,37 @@ def validation_set(lang: str, charset: Charset, size: int, batch_size: int) -> l
     return [make_batch(samples[i : i + batch_size], charset) for i in range(0, size, batch_size)]
 
 
+def document_validation_set(batch_size: int, dpi: int = 200) -> list[dict]:
+    """Lines of the validation-only Debian PDFs (training.debian_pdfs.VALIDATION_PDFS), cut at
+    their text-layer boxes the way the pipeline cuts detected lines; texts as the benchmark
+    compares them (NFKC, no whitespace)."""
+    samples = []
+    for path in VALIDATION_PDFS:
+        if not Path(path).is_file():
+            continue
+        pdf = local_pdf(path)
+        for number in range(1, page_count(pdf) + 1):
+            page = pdf_page(pdf, number, dpi)
+            for quad, text in zip(page.quads, page.texts, strict=True) if page else ():
+                crop = crop_line(page.image, quad)
+                if crop.size and normalize(text):
+                    samples.append((prepare_line(crop), normalize(text)))
+    samples.sort(key=lambda s: s[0].shape[1])
+    out = []
+    for i in range(0, len(samples), batch_size):
+        images, widths = pad_batch([img for img, _ in samples[i : i + batch_size]])
+        out.append(
+            {"images": to_input(images), "widths": torch.tensor(widths), "texts": [t for _, t in samples[i : i + batch_size]]}
+        )
+    return out
+
+
 @torch.inference_mode()
-def evaluate(model: nn.Module, batches: list[dict], charset: Charset, device: torch.device) -> float:
+def evaluate(model: nn.Module, batches: list[dict], charset: Charset, device: torch.device, clean=lambda s: s) -> float:
     model.eval()
     preds, truths = [], []
     for b in batches:
-        preds += greedy_texts(model(b["images"].to(device)), b["widths"], charset)
+        preds += [clean(t) for t in greedy_texts(model(b["images"].to(device)), b["widths"], charset)]
         truths += b["texts"]
     model.train()
     return cer(preds, truths)
@@ -106,7 +136,8 @@ def build(lang: str, device: torch.device, model_dir: Path, run: Path, lr: float
     return charset, model, opt, state
 
 
-def export(model, charset_name, lang, model_dir, state, val_cer, args):
+def export(model, charset_name, lang, model_dir, state, metrics, args):
+    val_cer = metrics["cer"]
     card = {
         "architecture": "crnn",
         "config": model.cfg.to_dict(),
@@ -124,7 +155,12 @@ def export(model, charset_name, lang, model_dir, state, val_cer, args):
             "command": f"python -m training.train_crnn --lang {lang}"
             + (f" --init-from {state['init_from']}" if state.get("init_from") else ""),
         },
-        "metrics": {"synthetic_val_cer": round(val_cer, 4), "synthetic_val_lines": args.val_size},
+        "metrics": {
+            "synthetic_val_cer": round(val_cer, 4),
+            "synthetic_val_lines": args.val_size,
+            # real typeset lines the model never trains on; reported, not used to choose weights
+            "debian_pdf_val_cer": round(metrics["pdf_cer"], 4) if "pdf_cer" in metrics else None,
+        },
     }
     save_model(model, model_dir, f"crnn_{lang}", card)
 
@@ -136,6 +172,7 @@ def train(args) -> None:
         for g in opt.param_groups:
             g["lr"] = args.lr
     val = validation_set(args.lang, charset, args.val_size, args.batch_size)
+    documents = document_validation_set(args.batch_size)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     data = LineBatches(args.lang, charset, args.batch_size, seed=args.seed + state["step"])
     last = {"loss": float("nan"), "lines": state["lines"]}
@@ -160,11 +197,14 @@ def train(args) -> None:
         return f"step {state['step']} lines {state['lines']} loss {last['loss']:.3f} {rate:.1f} lines/s lr {lr:.2e}"
 
     validation = Validation(
-        evaluate=lambda: {"cer": evaluate(model, val, charset, device)},
+        evaluate=lambda: {
+            "cer": evaluate(model, val, charset, device),
+            **({"pdf_cer": evaluate(model, documents, charset, device, normalize)} if documents else {}),
+        },
         score="cer",
         higher_is_better=False,
-        export=lambda m: export(model, f"charset_{args.lang}.txt", args.lang, model_dir, state, m["cer"], args),
-        describe=lambda m: f"CER {m['cer']:.4f}",
+        export=lambda m: export(model, f"charset_{args.lang}.txt", args.lang, model_dir, state, m, args),
+        describe=lambda m: f"CER {m['cer']:.4f}" + (f", Debian PDF lines {m['pdf_cer']:.4f}" if "pdf_cer" in m else ""),
         patience=3,
         may_decay=lambda state: state["best"] < 0.9,  # no decay while CTC is still on its all-blank plateau
         version=VALIDATION_VERSION,
