@@ -19,6 +19,7 @@ import random
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -135,6 +136,18 @@ def pdf_page(pdf: Path, page: int, dpi: int) -> Page | None:
     if total == 0 or int((ink & (covered == 0)).sum()) > MAX_STRAY_INK * total:
         return None
     return Page(image=img, quads=quads, texts=[t for _, t in lines], ink=ink, kind="pdf")
+
+
+def validation_pages(dpi: int = 200) -> Iterator[Page]:
+    """Every usable page of the installed VALIDATION_PDFS, in order, at ``dpi``."""
+    for path in VALIDATION_PDFS:
+        if not Path(path).is_file():
+            continue
+        pdf = local_pdf(path)
+        for number in range(1, page_count(pdf) + 1):
+            page = pdf_page(pdf, number, dpi)
+            if page is not None:
+                yield page
 
 
 class PdfPages:

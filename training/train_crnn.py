@@ -24,7 +24,7 @@ from pipeline.nets.common import to_input
 from pipeline.nets.crnn import STRIDE, CrnnConfig, CrnnNet
 from pipeline.recognizer import crop_line
 from pipeline.weights import read_card, save_model
-from training.debian_pdfs import VALIDATION_PDFS, local_pdf, page_count, pdf_page
+from training.debian_pdfs import validation_pages
 from training.line_data import LineBatches, LineSampler, make_batch
 from training.loop import Validation, batches, fit, resume, setup, shipped_or_fresh
 from training.schedule import parse_and_train, parser
@@ -65,16 +65,11 @@ def document_validation_set(batch_size: int, dpi: int = 200) -> list[dict]:
     their text-layer boxes the way the pipeline cuts detected lines; texts as the benchmark
     compares them (NFKC, no whitespace)."""
     samples = []
-    for path in VALIDATION_PDFS:
-        if not Path(path).is_file():
-            continue
-        pdf = local_pdf(path)
-        for number in range(1, page_count(pdf) + 1):
-            page = pdf_page(pdf, number, dpi)
-            for quad, text in zip(page.quads, page.texts, strict=True) if page else ():
-                crop = crop_line(page.image, quad)
-                if crop.size and normalize(text):
-                    samples.append((prepare_line(crop), normalize(text)))
+    for page in validation_pages(dpi):
+        for quad, text in zip(page.quads, page.texts, strict=True):
+            crop = crop_line(page.image, quad)
+            if crop.size and normalize(text):
+                samples.append((prepare_line(crop), normalize(text)))
     samples.sort(key=lambda s: s[0].shape[1])
     out = []
     for i in range(0, len(samples), batch_size):

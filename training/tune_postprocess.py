@@ -29,7 +29,7 @@ from core.settings import get_settings
 from pipeline.detector import CtpnDetector
 from pipeline.pipeline import Pipeline, get_pipeline
 from pipeline.weights import read_card
-from training.debian_pdfs import VALIDATION_PDFS, local_pdf, page_count, pdf_page
+from training.debian_pdfs import validation_pages
 
 GRID = [
     {"score_threshold": t, "min_overlap": 0.5, "max_gap": g, "fill_threshold": f}
@@ -45,18 +45,12 @@ class Outcome:
     detection: DetectionCount = field(default_factory=DetectionCount)
 
 
-def validation_pages(dpi: int = DPI) -> list[tuple[Image.Image, list[TextLine]]]:
-    pages = []
-    for path in VALIDATION_PDFS:
-        if not Path(path).is_file():
-            continue
-        pdf = local_pdf(path)
-        for number in range(1, page_count(pdf) + 1):
-            page = pdf_page(pdf, number, dpi)
-            if page is not None:
-                truth = [TextLine(q.tolist(), t) for q, t in zip(page.quads, page.texts, strict=True)]
-                pages.append((Image.fromarray(page.image), truth))
-    return pages
+def scored_pages(dpi: int = DPI) -> list[tuple[Image.Image, list[TextLine]]]:
+    """(page image, true lines) for every page of the validation-only PDFs."""
+    return [
+        (Image.fromarray(page.image), [TextLine(q.tolist(), t) for q, t in zip(page.quads, page.texts, strict=True)])
+        for page in validation_pages(dpi)
+    ]
 
 
 def with_detector(base: Pipeline, options: dict) -> Pipeline:
@@ -79,7 +73,7 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="ship the best setting in the CTPN model card")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
-    pages = validation_pages()
+    pages = scored_pages()
     if not pages:
         raise SystemExit("no validation PDF is installed (see training/README.md)")
     base = get_pipeline("mix", args.device)

@@ -7,11 +7,11 @@ from core.settings import REPO_ROOT
 from pipeline.detector import CtpnDetector
 from pipeline.models import get_model
 from pipeline.pipeline import get_pipeline
-from training.tune_postprocess import GRID, Outcome, score, validation_pages, with_detector, write_card
+from training.tune_postprocess import GRID, Outcome, score, scored_pages, with_detector, write_card
 
 
-def test_each_setting_runs_the_whole_pipeline_on_validation_pages():
-    pages = validation_pages()[:2]
+def test_each_setting_runs_the_whole_pipeline_on_scored_pages():
+    pages = scored_pages()[:2]
     assert pages and all(truth for _, truth in pages)
     base = get_pipeline("mix", "cpu")
     strict = score(with_detector(base, {"score_threshold": 0.99}), pages, {})
