@@ -36,7 +36,8 @@ DATA_NOTE = (
     "synthetic lines: Debian package documents (debian-faq-zh-cn, maint-guide-zh-cn, manpages-zh, English man pages "
     "and copyright files; never debian-reference), jieba dictionary words by frequency, random GB2312 hanzi, "
     "generated numbers/dates/prices/codes/addresses; Debian fonts (Noto CJK SC, WenQuanYi, AR PL, DejaVu, "
-    "Liberation, FreeFont); scan and photo degradations"
+    "Liberation, FreeFont); typeset forms (curly quotes, bullets, dashes, guillemets, signs); scan and photo "
+    "degradations, table rules, neighbouring ink, crop jitter that sometimes clips the ink"
 )
 
 
@@ -133,6 +134,8 @@ def build(lang: str, device: torch.device, model_dir: Path, run: Path, lr: float
 
 def export(model, charset_name, lang, model_dir, state, metrics, args):
     val_cer = metrics["cer"]
+    # classes added after training began (training.warm_start.add_characters) stay on record
+    extended = read_card(model_dir, f"crnn_{lang}").get("training", {}).get("charset_extended")
     card = {
         "architecture": "crnn",
         "config": model.cfg.to_dict(),
@@ -149,6 +152,7 @@ def export(model, charset_name, lang, model_dir, state, metrics, args):
             "val_version": VALIDATION_VERSION,
             "command": f"python -m training.train_crnn --lang {lang}"
             + (f" --init-from {state['init_from']}" if state.get("init_from") else ""),
+            **({"charset_extended": extended} if extended else {}),
         },
         "metrics": {
             "synthetic_val_cer": round(val_cer, 4),
