@@ -87,8 +87,7 @@ def start_validation(v: Validation, state: dict) -> None:
     """Forget the best score when it was measured on another validation set."""
     if v.version is None or state.get("val_version") == v.version:
         return
-    if state.get("val_version") is not None or "best" in state:
-        log.info("validation set %s is new (was %s): the best score starts again", v.version, state.get("val_version"))
+    log.info("validation set %s is new (was %s): the best score starts again", v.version, state.get("val_version"))
     state["best"] = float("-inf") if v.higher_is_better else float("inf")
     state["bad_evals"] = 0
     state["val_version"] = v.version

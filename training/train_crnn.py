@@ -18,9 +18,8 @@ from torch import nn
 
 from bench.metrics import normalize
 from pipeline.charset import Charset
-from pipeline.line_image import pad_batch, prepare_line
+from pipeline.line_image import prepare_line
 from pipeline.models import get_model
-from pipeline.nets.common import to_input
 from pipeline.nets.crnn import STRIDE, CrnnConfig, CrnnNet
 from pipeline.recognizer import crop_line
 from pipeline.weights import read_card, save_model
@@ -55,13 +54,18 @@ def greedy_texts(logits: torch.Tensor, widths: torch.Tensor, charset: Charset) -
 VALIDATION_VERSION = "lines-v2"
 
 
+def _batched(samples: list[tuple], charset: Charset, batch_size: int) -> list[dict]:
+    """(prepared line, text) samples as batches of similar width."""
+    samples = sorted(samples, key=lambda s: s[0].shape[1])
+    return [make_batch(samples[i : i + batch_size], charset) for i in range(0, len(samples), batch_size)]
+
+
 def validation_set(lang: str, charset: Charset, size: int, batch_size: int) -> list[dict]:
     sampler = LineSampler(lang, charset, seed=987_654)  # disjoint from the training seeds
-    samples = sorted((sampler.sample() for _ in range(size)), key=lambda s: s[0].shape[1])
-    return [make_batch(samples[i : i + batch_size], charset) for i in range(0, size, batch_size)]
+    return _batched([sampler.sample() for _ in range(size)], charset, batch_size)
 
 
-def document_validation_set(batch_size: int, dpi: int = 200) -> list[dict]:
+def document_validation_set(charset: Charset, batch_size: int, dpi: int = 200) -> list[dict]:
     """Lines of the validation-only Debian PDFs (training.debian_pdfs.VALIDATION_PDFS), cut at
     their text-layer boxes the way the pipeline cuts detected lines; texts as the benchmark
     compares them (NFKC, no whitespace)."""
@@ -71,14 +75,7 @@ def document_validation_set(batch_size: int, dpi: int = 200) -> list[dict]:
             crop = crop_line(page.image, quad)
             if crop.size and normalize(text):
                 samples.append((prepare_line(crop), normalize(text)))
-    samples.sort(key=lambda s: s[0].shape[1])
-    out = []
-    for i in range(0, len(samples), batch_size):
-        images, widths = pad_batch([img for img, _ in samples[i : i + batch_size]])
-        out.append(
-            {"images": to_input(images), "widths": torch.tensor(widths), "texts": [t for _, t in samples[i : i + batch_size]]}
-        )
-    return out
+    return _batched(samples, charset, batch_size)
 
 
 @torch.inference_mode()
@@ -171,7 +168,7 @@ def train(args) -> None:
         for g in opt.param_groups:
             g["lr"] = args.lr
     val = validation_set(args.lang, charset, args.val_size, args.batch_size)
-    documents = document_validation_set(args.batch_size)
+    documents = document_validation_set(charset, args.batch_size)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     data = LineBatches(args.lang, charset, args.batch_size, seed=args.seed + state["step"])
     last = {"loss": float("nan"), "lines": state["lines"]}

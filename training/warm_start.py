@@ -22,7 +22,7 @@ from core.settings import get_settings
 from pipeline.charset import BLANK, Charset
 from pipeline.models import load_model
 from pipeline.nets.crnn import CrnnNet
-from pipeline.weights import read_card, save_model
+from pipeline.weights import save_model
 
 UNSEEN_BIAS = -4.0  # logit offset for classes the source model had no output for
 
@@ -97,7 +97,7 @@ def extend_classes(src: CrnnNet, src_charset: Charset, dst_charset: Charset) -> 
 def add_characters(name: str, chars: str, model_dir: Path) -> int:
     """Give the shipped recognizer ``name`` classes for ``chars``; rewrites its charset, weights and card."""
     loaded = load_model(name, "cpu", Path(model_dir))
-    card = read_card(model_dir, name)
+    card = loaded.card  # a fresh copy: load_model caches nothing
     new = [c for c in dict.fromkeys(chars) if c not in loaded.charset.index]
     charset = Charset(loaded.charset.chars + new)
     model = extend_classes(loaded.net, loaded.charset, charset)

@@ -152,8 +152,9 @@ def build_lines(
         return []
     succ = link_proposals(boxes, scores, max_gap, min_overlap, min_size_similarity)
     chains = chain_labels(succ)
-    strong = np.ones(len(boxes), dtype=bool) if seed_score is None else scores >= seed_score
+    strong = np.ones(len(boxes), dtype=bool)
     if seed_score is not None:
+        strong = scores >= seed_score
         inside = _between_seeds(boxes, strong, chains)
         boxes, scores, chains, strong = boxes[inside], scores[inside], chains[inside], strong[inside]
         if sides is not None:
