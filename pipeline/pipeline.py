@@ -20,7 +20,7 @@ from pipeline.detector import CtpnDetector
 from pipeline.draw import draw_detections
 from pipeline.models import get_model, resolve_device
 from pipeline.orientation import OrientationClassifier
-from pipeline.preprocess import Preprocessor
+from pipeline.preprocess import Preprocessor, TextScale
 from pipeline.reading_order import ReadingOrder
 from pipeline.recognizer import CrnnRecognizer, crop_line
 from pipeline.result import Document, Line, Page
@@ -74,16 +74,18 @@ class Pipeline:
 
     Stages: ``orientation(gray) -> (angle, confidence)``,
     ``preprocessor(gray, angle) -> PreparedPage``,
-    ``detector(working) -> [DetectedLine]``, ``reading_order(boxes) -> [index]``,
-    ``recognizer([crop]) -> [Recognition]``.
+    ``detector(working) -> [DetectedLine]``, ``text_scale([line height]) -> zoom``
+    (a zoom above 1 prepares and detects the page again, larger),
+    ``reading_order(boxes) -> [index]``, ``recognizer([crop]) -> [Recognition]``.
     """
 
-    def __init__(self, orientation, preprocessor, detector, recognizer, reading_order=None, lang: str = "mix"):
+    def __init__(self, orientation, preprocessor, detector, recognizer, reading_order=None, lang: str = "mix", text_scale=None):
         self.orientation = orientation
         self.preprocessor = preprocessor
         self.detector = detector
         self.recognizer = recognizer
         self.reading_order = reading_order or ReadingOrder()
+        self.text_scale = text_scale or TextScale()
         self.lang = lang
 
     def run_page(self, image: Image.Image | np.ndarray, page_number: int = 1, detect_orientation: bool = True) -> Page:
@@ -112,9 +114,15 @@ class Pipeline:
         angle, angle_confidence = self.orientation(gray) if detect_orientation else (0, 1.0)
         lap("orientation")
         prepared = self.preprocessor(gray, angle)
-        geometry = prepared.geometry
         lap("preprocess")
-        detected = [d for d in self.detector(prepared.working) if self._inside(d.bbox, geometry.working_size)]
+        detected = [d for d in self.detector(prepared.working) if self._inside(d.bbox, prepared.geometry.working_size)]
+        zoom = self.text_scale([d.bbox[3] - d.bbox[1] for d in detected])
+        if zoom > 1.0:
+            larger = self.preprocessor(gray, angle, zoom=zoom)
+            if larger.geometry.working_size != prepared.geometry.working_size:
+                prepared = larger
+                detected = [d for d in self.detector(prepared.working) if self._inside(d.bbox, prepared.geometry.working_size)]
+        geometry = prepared.geometry
         detected = [detected[i] for i in self.reading_order([d.bbox for d in detected])]
         lap("detection")
         crops = [crop_line(prepared.upright, geometry.working_to_upright(d.polygon)) for d in detected]
@@ -180,7 +188,7 @@ def build_pipeline(lang: str = "mix", device: str | None = None) -> Pipeline:
         orientation=OrientationClassifier(orientation.net, device),
         preprocessor=Preprocessor(),
         detector=CtpnDetector.from_card(ctpn.net, ctpn.card, device),
-        recognizer=CrnnRecognizer(crnn.net, crnn.charset, device),
+        recognizer=CrnnRecognizer(crnn.net, crnn.charset, device, script="latin" if lang == "en" else "any"),
         lang=lang,
     )
 

@@ -83,13 +83,22 @@ class CrnnRecognizer:
     """Stage: list of grey line crops -> list of Recognition, in the same order."""
 
     def __init__(
-        self, net: CrnnNet, charset: Charset, device: torch.device | str = "cpu", max_batch: int = 32, max_frames: int = 4096
+        self,
+        net: CrnnNet,
+        charset: Charset,
+        device: torch.device | str = "cpu",
+        max_batch: int = 32,
+        max_frames: int = 4096,
+        script: str = "any",
     ):
         if charset.num_classes != net.cfg.num_classes:
             raise ValueError(f"charset has {charset.num_classes} classes, the network {net.cfg.num_classes}")
         self.net = net
         self.charset = charset
         self.device = torch.device(device)
+        mask = torch.tensor(charset.class_mask(script))
+        # classes the language may not say are masked before the argmax and the softmax
+        self.banned = None if bool(mask.all()) else (~mask).to(self.device)
         self.max_batch = max_batch
         self.max_frames = max_frames
 
@@ -97,6 +106,8 @@ class CrnnRecognizer:
         """Stacked lines (B, 32, W) -> best class (T, B) and its softmax probability (T, B)."""
         with torch.inference_mode():
             logits = self.net(to_input(batch).to(self.device)).float()  # (T, B, C)
+            if self.banned is not None:
+                logits = logits.masked_fill(self.banned, float("-inf"))
             top, best = logits.max(dim=2)  # (T, B)
             prob = torch.exp(top - torch.logsumexp(logits, dim=2))  # softmax at the best class only
             return best.cpu().numpy(), prob.cpu().numpy()

@@ -14,7 +14,7 @@ import random
 import re
 from pathlib import Path
 
-from pipeline.charset import gb2312_hanzi
+from pipeline.charset import big5_level1_hanzi, gb2312_hanzi
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 RESERVED = "debian-reference"
@@ -24,6 +24,7 @@ ZH_SOURCES = (
     "/usr/share/doc/maint-guide-zh-cn/maint-guide.zh-cn.txt.gz",
 )
 ZH_MAN_ROOT = Path("/usr/share/man/zh_CN")
+ZH_TW_MAN_ROOT = Path("/usr/share/man/zh_TW")  # Traditional Chinese (manpages-zh)
 EN_MAN_ROOT = Path("/usr/share/man/man1")
 EN_DOC_ROOT = Path("/usr/share/doc")
 
@@ -65,20 +66,24 @@ def build(data_dir: Path = DATA_DIR, en_man_pages: int = 4000, en_docs: int = 15
         zh += _read(Path(src)).splitlines()
     for path in sorted(ZH_MAN_ROOT.rglob("*.gz")):
         zh += _man_text(path)
+    zh_tw: list[str] = []
+    for path in sorted(ZH_TW_MAN_ROOT.rglob("*.gz")):
+        zh_tw += _man_text(path)
     en: list[str] = []
     for path in sorted(EN_MAN_ROOT.glob("*.gz"))[:en_man_pages]:
         en += _man_text(path)
     docs = [p for p in sorted(EN_DOC_ROOT.glob("*/copyright")) if RESERVED not in str(p)]
     for path in docs[:en_docs]:
         en += _read(path).splitlines()
-    zh, en = _clean(zh, True), _clean(en, False)
+    zh, zh_tw, en = _clean(zh, True), _clean(zh_tw, True), _clean(en, False)
     # copyright files list many file paths; keep prose
     en = [line for line in en if line.isascii() and line.count("/") <= 1 and not line.startswith(("Files:", "Copyright"))]
     random.Random(0).shuffle(en)
     en = en[:200_000]  # ~10 MiB: the data folder must stay small enough to carry to a GPU machine
     (data_dir / "corpus_zh.txt").write_text("\n".join(zh), encoding="utf-8")
     (data_dir / "corpus_en.txt").write_text("\n".join(en), encoding="utf-8")
-    print(f"corpus: {len(zh)} Chinese lines, {len(en)} English lines in {data_dir}")
+    (data_dir / "corpus_zh_tw.txt").write_text("\n".join(zh_tw), encoding="utf-8")
+    print(f"corpus: {len(zh)} Chinese, {len(zh_tw)} Traditional Chinese, {len(en)} English lines in {data_dir}")
 
 
 def _jieba_words() -> tuple[list[str], list[float]]:
@@ -92,6 +97,9 @@ def _jieba_words() -> tuple[list[str], list[float]]:
                 words.append(parts[0])
                 weights.append(float(parts[1]) ** 0.5)  # flatten so rarer words appear too
     return words, weights
+
+
+TRADITIONAL_SHARE = 0.2  # of the mixed recognizer's lines
 
 
 class TextSampler:
@@ -108,11 +116,18 @@ class TextSampler:
             # cumulative once: random.choices would re-sum 350k weights on every call (~15 ms)
             self.cum_weights_zh = list(itertools.accumulate(weights))
             self.hanzi = gb2312_hanzi()
+            self.zh_tw = (data_dir / "corpus_zh_tw.txt").read_text(encoding="utf-8").splitlines()
+            self.hanzi_tw = big5_level1_hanzi()
+            import opencc  # train extra: Simplified -> Traditional for word and prose lines
+
+            self.to_traditional = [opencc.OpenCC("s2t").convert, opencc.OpenCC("s2twp").convert]
 
     def __call__(self) -> str:
         r = self.rng.random()
         if self.lang == "en":
             return self._english() if r < 0.75 else self._generated()
+        if self.rng.random() < TRADITIONAL_SHARE:
+            return self._traditional()
         if r < 0.38:
             return self._chinese_prose()
         if r < 0.61:
@@ -134,6 +149,15 @@ class TextSampler:
 
     def _chinese_prose(self) -> str:
         return self._span(self.rng.choice(self.zh), 3, 18)
+
+    def _traditional(self) -> str:
+        r = self.rng.random()
+        if r < 0.4:
+            return self._span(self.rng.choice(self.zh_tw), 3, 18)
+        if r < 0.85:  # Taiwan print: s2twp also swaps the vocabulary (软件 -> 軟體)
+            simplified = self._chinese_words() if r < 0.65 else self._chinese_prose()
+            return self.rng.choice(self.to_traditional)(simplified)
+        return "".join(self.rng.choices(self.hanzi_tw, k=self.rng.randint(2, 12)))  # coverage of rarer characters
 
     def _chinese_words(self) -> str:
         words = self.rng.choices(self.words_zh, cum_weights=self.cum_weights_zh, k=self.rng.randint(2, 7))

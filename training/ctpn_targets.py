@@ -157,3 +157,17 @@ def assign(quads: np.ndarray, height: int, width: int, ink: np.ndarray | None = 
     side[pos] = np.where(near, offsets, 0.0)
     side_mask[pos] = side_pos
     return Targets(labels, vertical, side, side_mask)
+
+
+def ignore_regions(labels: np.ndarray, quads: np.ndarray) -> None:
+    """Turn background anchors whose centre falls in one of ``quads`` (N, 4, 2) to ignored, in place:
+    regions labelled don't-care teach neither text nor background."""
+    h, w, _ = labels.shape
+    for q in np.asarray(quads, dtype=np.float64).reshape(-1, 4, 2):
+        x0, y0 = q.min(0)
+        x1, y1 = q.max(0)
+        j0, j1 = max(0, int(np.ceil((x0 - STRIDE / 2) / STRIDE))), min(w, int(np.floor((x1 - STRIDE / 2) / STRIDE)) + 1)
+        i0, i1 = max(0, int(np.ceil((y0 - STRIDE / 2) / STRIDE))), min(h, int(np.floor((y1 - STRIDE / 2) / STRIDE)) + 1)
+        if j0 < j1 and i0 < i1:
+            cells = labels[i0:i1, j0:j1]
+            cells[cells == 0] = -1

@@ -26,6 +26,7 @@ class Font:
     index: int
     name: str
     cjk: bool
+    traditional: bool = False  # a Traditional Chinese face (TC/TW glyph shapes)
 
     def covers(self, text: str) -> bool:
         cmap = _cmap(self.path, self.index)
@@ -57,18 +58,19 @@ def discover(roots: tuple[Path, ...] = FONT_ROOTS) -> list[Font]:
             if path.suffix.lower() not in (".ttf", ".otf", ".ttc") or any(s in path.name for s in SKIP):
                 continue
             for index, name in _faces(path):
-                # CJK collections hold JP/KR/TC/HK variants whose glyph shapes differ from
-                # simplified Chinese; only the SC/CN faces are used.
-                if ("CJK" in name and " SC" not in name) or name.endswith((" HK", " TW", " TW MBE")):
+                # CJK collections hold JP/KR/TC/HK variants whose glyph shapes differ; Simplified
+                # text is drawn with the SC/CN faces and Traditional text with the TC/TW ones.
+                traditional = " TC" in name or name.endswith(" TW")
+                if ("CJK" in name and " SC" not in name and not traditional) or name.endswith((" HK", " TW MBE")):
                     continue
-                font = Font(str(path), index, name, cjk=False)
-                cjk = 0x4E2D in _cmap(font.path, index) and 0x6587 in _cmap(font.path, index)
-                fonts.append(Font(str(path), index, name, cjk=cjk))
+                cmap = _cmap(str(path), index)
+                cjk = 0x4E2D in cmap and 0x6587 in cmap
+                fonts.append(Font(str(path), index, name, cjk=cjk, traditional=traditional and cjk))
     return fonts
 
 
-def cjk_fonts() -> list[Font]:
-    return [f for f in discover() if f.cjk]
+def cjk_fonts(traditional: bool = False) -> list[Font]:
+    return [f for f in discover() if f.cjk and f.traditional == traditional]
 
 
 def latin_fonts() -> list[Font]:

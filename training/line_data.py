@@ -1,4 +1,8 @@
-"""An endless stream of synthetic recognizer batches, generated in worker processes."""
+"""An endless stream of recognizer batches, synthetic lines mixed with real ones, made in worker processes.
+
+A sample is (prepared line, text, case_unknown): ``case_unknown`` marks a label
+whose letter case says nothing about the print (SROIE's upper-case receipts).
+"""
 
 from __future__ import annotations
 
@@ -8,32 +12,61 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from pipeline.charset import Charset
+from pipeline.charset import Charset, big5_level1_hanzi, gb2312_hanzi
 from pipeline.line_image import pad_batch, prepare_line
 from pipeline.nets.common import to_input
 from training.augment import degrade, neighbour_ink, table_rules
 from training.corpus import TextSampler
 from training.fonts import cjk_fonts, latin_fonts
+from training.real_data import RealLine
 from training.render import render_line
 from training.typography import typeset
 
+# Characters that only Traditional text has: such a line is drawn with a TC/TW face most of the time.
+TRADITIONAL_ONLY = frozenset(big5_level1_hanzi()) - frozenset(gb2312_hanzi())
+
 
 class LineSampler:
-    """One (image, text) sample at a time: text from the corpus, font that covers it, degradations."""
+    """One (image, text, case_unknown) sample at a time.
 
-    def __init__(self, lang: str, charset: Charset, seed: int):
+    Synthetic: text from the corpus, a font that covers it, degradations. With
+    ``real`` lines, a ``real_fraction`` of the samples is one of those instead,
+    lightly degraded now and then.
+    """
+
+    def __init__(self, lang: str, charset: Charset, seed: int, real: list[RealLine] | None = None, real_fraction: float = 0.0):
         self.rng = random.Random(seed)
         self.text = TextSampler(lang, seed)
         self.charset = charset
         self.cjk = cjk_fonts()
+        self.cjk_tc = cjk_fonts(traditional=True)
         self.latin = latin_fonts()
+        self.real = real or []
+        self.real_fraction = real_fraction if self.real else 0.0
 
-    def sample(self) -> tuple[np.ndarray, str]:
+    def sample(self) -> tuple[np.ndarray, str, bool]:
+        if self.real_fraction and self.rng.random() < self.real_fraction:
+            return self._real()
+        return self._synthetic()
+
+    def _real(self) -> tuple[np.ndarray, str, bool]:
+        line = self.rng.choice(self.real)
+        img = line.image
+        if self.rng.random() < 0.3:
+            img = degrade(img, self.rng, strength=self.rng.uniform(0.1, 0.4))
+        return prepare_line(img), line.text, line.case_unknown
+
+    def _synthetic(self) -> tuple[np.ndarray, str, bool]:
         while True:
             text = self.charset.normalize(typeset(self.text(), self.rng)).strip()
             if not text:
                 continue
-            pool = self.latin + self.cjk if text.isascii() else self.cjk
+            if text.isascii():
+                pool = self.latin + self.cjk
+            elif self.cjk_tc and any(ch in TRADITIONAL_ONLY for ch in text) and self.rng.random() < 0.85:
+                pool = self.cjk_tc
+            else:
+                pool = self.cjk
             font = self.rng.choice(pool)
             if not font.covers(text):
                 continue
@@ -48,31 +81,43 @@ class LineSampler:
                 img = degrade(img, self.rng, strength=self.rng.uniform(0.2, 0.7))
             if self.rng.random() < 0.15:
                 img = 255 - img  # light text on dark signs
-            return prepare_line(img), text
+            return prepare_line(img), text, False
 
 
-def make_batch(samples: list[tuple[np.ndarray, str]], charset: Charset) -> dict:
-    images, widths = pad_batch([img for img, _ in samples])
-    targets = [charset.encode(text) for _, text in samples]
+def make_batch(samples: list[tuple], charset: Charset) -> dict:
+    """Samples (prepared line, text[, case_unknown]) -> one padded batch with CTC targets."""
+    images, widths = pad_batch([s[0] for s in samples])
+    targets = [charset.encode(s[1]) for s in samples]
     return {
         "images": to_input(images),  # (B, 1, 32, W)
         "widths": torch.tensor(widths),
         "targets": torch.tensor([i for t in targets for i in t], dtype=torch.long),
         "target_lengths": torch.tensor([len(t) for t in targets]),
-        "texts": [text for _, text in samples],
+        "texts": [s[1] for s in samples],
+        "case_unknown": torch.tensor([len(s) > 2 and bool(s[2]) for s in samples]),
     }
 
 
 class LineBatches(IterableDataset):
     """Batches of lines of similar width: a pool is sorted by width and cut into batches."""
 
-    def __init__(self, lang: str, charset: Charset, batch_size: int, seed: int, pool_batches: int = 8):
+    def __init__(
+        self,
+        lang: str,
+        charset: Charset,
+        batch_size: int,
+        seed: int,
+        pool_batches: int = 8,
+        real: list[RealLine] | None = None,
+        real_fraction: float = 0.0,
+    ):
         self.lang, self.charset, self.batch_size, self.seed, self.pool = lang, charset, batch_size, seed, pool_batches
+        self.real, self.real_fraction = real, real_fraction
 
     def __iter__(self):
         info = get_worker_info()
         worker = info.id if info else 0
-        sampler = LineSampler(self.lang, self.charset, self.seed * 1000 + worker)
+        sampler = LineSampler(self.lang, self.charset, self.seed * 1000 + worker, self.real, self.real_fraction)
         rng = random.Random(self.seed * 7919 + worker)
         while True:
             pool = [sampler.sample() for _ in range(self.batch_size * self.pool)]

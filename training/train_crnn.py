@@ -1,9 +1,9 @@
-"""Train the CRNN recognizer on synthetic lines; resumable, seeded, CPU or GPU.
+"""Train the CRNN recognizer on synthetic and real lines; resumable, seeded, CPU or GPU.
 
     python -m training.train_crnn --lang mix --minutes 60
 
-Runs for a wall-clock budget, validates on a fixed synthetic set every few
-minutes, keeps training/runs/crnn_<lang>/last.pt for resuming and exports the
+Runs for a wall-clock budget, validates every few minutes on a fixed synthetic
+set and on the real lines split off ../shared/data/train (training.real_data), keeps training/runs/crnn_<lang>/last.pt for resuming and exports the
 best weights so far to models/crnn_<lang>.safetensors with their model card.
 A run with no checkpoint starts from the shipped weights when those are trained.
 """
@@ -26,6 +26,7 @@ from pipeline.weights import read_card, save_model
 from training.debian_pdfs import validation_pages
 from training.line_data import LineBatches, LineSampler, make_batch
 from training.loop import Validation, batches, fit, resume, setup, shipped_or_fresh
+from training.real_data import load_lines, summary
 from training.schedule import parse_and_train, parser
 from training.text_metrics import cer
 from training.warm_start import transfer_crnn
@@ -36,7 +37,10 @@ DATA_NOTE = (
     "and copyright files; never debian-reference), jieba dictionary words by frequency, random GB2312 hanzi, "
     "generated numbers/dates/prices/codes/addresses; Debian fonts (Noto CJK SC, WenQuanYi, AR PL, DejaVu, "
     "Liberation, FreeFont); typeset forms (curly quotes, bullets, dashes, guillemets, signs); scan and photo "
-    "degradations, table rules, neighbouring ink, crop jitter that sometimes clips the ink"
+    "degradations, table rules, neighbouring ink, crop jitter that sometimes clips the ink; Traditional Chinese "
+    "(manpages-zh zh_TW, OpenCC s2t/s2twp of the Chinese lines, Big5 level-1 hanzi) drawn mostly with TC/TW faces; "
+    "real line crops from ../shared/data/train (SROIE receipts with letter case unknown, FUNSD forms, ICDAR 2015 "
+    "scene words), minus our validation images"
 )
 
 
@@ -50,14 +54,46 @@ def greedy_texts(logits: torch.Tensor, widths: torch.Tensor, charset: Charset) -
 
 
 # Bump when LineSampler changes what the validation lines look like (v2: typeset forms, table
-# rules, neighbouring ink, clipped boxes).
-VALIDATION_VERSION = "lines-v2"
+# rules, neighbouring ink, clipped boxes; v3: Traditional lines, and the score averages synthetic
+# and real validation CER).
+VALIDATION_VERSION = "lines-v3"
+
+
+def fold_case_log_probs(log_probs: torch.Tensor, case_unknown: torch.Tensor, charset: Charset) -> torch.Tensor:
+    """(T, B, C) log-probabilities where, for the samples whose label's case is unknown, emitting an
+    upper-case letter means emitting it in either case: the CTC loss then marginalises over the
+    print's case instead of teaching that lower-case print reads as capitals."""
+    if not bool(case_unknown.any()):
+        return log_probs
+    pairs = [
+        (charset.index[c], charset.index[c.lower()])
+        for c in map(chr, range(65, 91))
+        if c in charset.index and c.lower() in charset.index
+    ]
+    upper = torch.tensor([u for u, _ in pairs], device=log_probs.device)
+    lower = torch.tensor([low for _, low in pairs], device=log_probs.device)
+    rows = case_unknown.nonzero().flatten().to(log_probs.device)
+    out = log_probs.clone()
+    sub = log_probs[:, rows]  # (T, b, C)
+    out[:, rows[:, None], upper[None, :]] = torch.logaddexp(sub[..., upper], sub[..., lower])
+    return out
 
 
 def _batched(samples: list[tuple], charset: Charset, batch_size: int) -> list[dict]:
     """(prepared line, text) samples as batches of similar width."""
     samples = sorted(samples, key=lambda s: s[0].shape[1])
     return [make_batch(samples[i : i + batch_size], charset) for i in range(0, len(samples), batch_size)]
+
+
+def real_validation_sets(charset: Charset, batch_size: int) -> dict[str, list[dict]]:
+    """Our validation split of the real sets: receipts (read case-insensitively) and the rest."""
+    lines = load_lines("val", charset)
+    log.info("real validation lines: %s", summary(lines))
+    groups = {
+        "receipts": [(prepare_line(x.image), x.text) for x in lines if x.case_unknown],
+        "real": [(prepare_line(x.image), x.text) for x in lines if not x.case_unknown],
+    }
+    return {k: _batched(v, charset, batch_size) for k, v in groups.items() if v}
 
 
 def validation_set(lang: str, charset: Charset, size: int, batch_size: int) -> list[dict]:
@@ -130,7 +166,7 @@ def build(lang: str, device: torch.device, model_dir: Path, run: Path, lr: float
 
 
 def export(model, charset_name, lang, model_dir, state, metrics, args):
-    val_cer = metrics["cer"]
+    val_cer = metrics["score"]
     # classes added after training began (training.warm_start.add_characters) stay on record
     extended = read_card(model_dir, f"crnn_{lang}").get("training", {}).get("charset_extended")
     card = {
@@ -147,12 +183,17 @@ def export(model, charset_name, lang, model_dir, state, metrics, args):
             "seed": args.seed,
             "val_cer": val_cer,
             "val_version": VALIDATION_VERSION,
+            "real_fraction": args.real_fraction,
+            "real_lines": state.get("real_lines"),
             "command": f"python -m training.train_crnn --lang {lang}"
             + (f" --init-from {state['init_from']}" if state.get("init_from") else ""),
             **({"charset_extended": extended} if extended else {}),
         },
         "metrics": {
-            "synthetic_val_cer": round(val_cer, 4),
+            "val_score": round(val_cer, 4),  # mean of synthetic and real validation CER: what picks the weights
+            "synthetic_val_cer": round(metrics["cer"], 4),
+            "real_val_cer": round(metrics["real"], 4) if "real" in metrics else None,  # FUNSD + ICDAR 2015 words
+            "receipt_val_cer": round(metrics["receipts"], 4) if "receipts" in metrics else None,  # case-insensitive
             "synthetic_val_lines": args.val_size,
             # real typeset lines the model never trains on; reported, not used to choose weights
             "debian_pdf_val_cer": round(metrics["pdf_cer"], 4) if "pdf_cer" in metrics else None,
@@ -169,15 +210,27 @@ def train(args) -> None:
             g["lr"] = args.lr
     val = validation_set(args.lang, charset, args.val_size, args.batch_size)
     documents = document_validation_set(charset, args.batch_size)
+    real_val = real_validation_sets(charset, args.batch_size) if args.real_fraction > 0 else {}
+    real_train = load_lines("train", charset) if args.real_fraction > 0 else []
+    state["real_lines"] = summary(real_train)
+    log.info("real training lines: %s, %.0f%% of the samples", state["real_lines"], 100 * args.real_fraction)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
-    data = LineBatches(args.lang, charset, args.batch_size, seed=args.seed + state["step"])
+    data = LineBatches(
+        args.lang,
+        charset,
+        args.batch_size,
+        seed=args.seed + state["step"],
+        real=real_train,
+        real_fraction=args.real_fraction,
+    )
     last = {"loss": float("nan"), "lines": state["lines"]}
 
     def step(batch: dict) -> None:
         images = batch["images"].to(device)
         logits = model(images)  # (T, B, C)
         input_lengths = torch.clamp(batch["widths"] // STRIDE, min=1, max=logits.shape[0])
-        loss = ctc(logits.log_softmax(-1).float(), batch["targets"], input_lengths, batch["target_lengths"])
+        log_probs = fold_case_log_probs(logits.log_softmax(-1).float(), batch["case_unknown"], charset)
+        loss = ctc(log_probs, batch["targets"], input_lengths, batch["target_lengths"])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -192,15 +245,22 @@ def train(args) -> None:
         lr = opt.param_groups[0]["lr"]
         return f"step {state['step']} lines {state['lines']} loss {last['loss']:.3f} {rate:.1f} lines/s lr {lr:.2e}"
 
+    def measure() -> dict:
+        m = {"cer": evaluate(model, val, charset, device)}
+        if documents:
+            m["pdf_cer"] = evaluate(model, documents, charset, device, normalize)
+        for name, sets in real_val.items():
+            m[name] = evaluate(model, sets, charset, device, str.upper if name == "receipts" else (lambda s: s))
+        real = [m[k] for k in real_val]
+        m["score"] = (m["cer"] + sum(real) / len(real)) / 2 if real else m["cer"]
+        return m
+
     validation = Validation(
-        evaluate=lambda: {
-            "cer": evaluate(model, val, charset, device),
-            **({"pdf_cer": evaluate(model, documents, charset, device, normalize)} if documents else {}),
-        },
-        score="cer",
+        evaluate=measure,
+        score="score",
         higher_is_better=False,
         export=lambda m: export(model, f"charset_{args.lang}.txt", args.lang, model_dir, state, m, args),
-        describe=lambda m: f"CER {m['cer']:.4f}" + (f", Debian PDF lines {m['pdf_cer']:.4f}" if "pdf_cer" in m else ""),
+        describe=lambda m: ", ".join(f"{k} {v:.4f}" for k, v in m.items()),
         patience=3,
         may_decay=lambda state: state["best"] < 0.9,  # no decay while CTC is still on its all-blank plateau
         version=VALIDATION_VERSION,
@@ -215,6 +275,12 @@ def main() -> None:
     p.add_argument("--val-size", type=int, default=400)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--reset-lr", action="store_true", help="on resume, start again from --lr")
+    p.add_argument(
+        "--real-fraction",
+        type=float,
+        default=0.35,
+        help="share of training lines taken from the real sets in ../shared/data/train (0: synthetic only)",
+    )
     p.add_argument(
         "--init-from",
         default=None,

@@ -48,20 +48,35 @@ def render_page(path: Path) -> list[TextLine]:
     return truth
 
 
-def test_ocr_run_reads_a_rendered_page(tmp_path):
-    image = tmp_path / "known.png"
-    truth = render_page(image)
+def ocr_run(image: Path, lang: str) -> dict:
+    """The first page of ``ocr run``'s JSON for ``image``."""
     out = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "run", str(image), "--lang", "mix", "--format", "json"],
+        [sys.executable, "-m", "pipeline.cli", "run", str(image), "--lang", lang, "--format", "json"],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=300,
         check=True,
     )
-    page = json.loads(out.stdout)["pages"][0]
+    return json.loads(out.stdout)["pages"][0]
+
+
+def test_ocr_run_reads_a_rendered_page(tmp_path):
+    image = tmp_path / "known.png"
+    truth = render_page(image)
+    page = ocr_run(image, "mix")
     predicted = [TextLine([tuple(p) for p in line["polygon"]], line["text"]) for line in page["lines"]]
     count = page_cer(truth, predicted)
     cer = count.cer
     assert cer <= CER_BOUND, f"CER {cer:.3f} > {CER_BOUND}: read {[line.text for line in predicted]}"
     assert page["angle"] == 0
+
+
+def test_lang_en_never_says_a_hanzi(tmp_path):
+    """lang=en masks the CJK classes at decoding: the Chinese lines of the page read as Latin
+    junk or nothing, never as hanzi or full-width forms, and the English lines still read."""
+    image = tmp_path / "known.png"
+    render_page(image)
+    text = "\n".join(line["text"] for line in ocr_run(image, "en")["lines"])
+    assert not [ch for ch in text if ord(ch) >= 0x2E80], text
+    assert "Chinese and English" in text

@@ -45,3 +45,14 @@ def test_save_and_load(tmp_path):
     assert Charset.load(tmp_path / "c.txt").chars == ["a", " ", "中"]
     with pytest.raises(ValueError):
         Charset(["a", "a"])
+
+
+def test_mixed_charset_says_traditional_chinese():
+    from pipeline.charset import GB18030_COMMON_EXTRA, big5_level1_hanzi
+
+    big5 = big5_level1_hanzi()
+    assert len(big5) == 5401 and big5[0] == "一" and big5[-1] == "籲"
+    mix = Charset.load(MODELS / "charset_mix.txt")
+    assert all(ch in mix.index for ch in "授權書軟體網路資料庫")
+    assert all(ch in mix.index for ch in big5 + list(GB18030_COMMON_EXTRA))
+    assert mix.normalize("授權書") == "授權書"

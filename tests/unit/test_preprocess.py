@@ -72,3 +72,24 @@ def test_ink_mask_ignores_paper_noise_but_finds_a_single_word():
     word[400:412, 300:340] = 40  # 480 dark pixels: far below 1% of the page
     mask = ink_mask(word)
     assert mask.sum() == 480 and mask[400:412, 300:340].all()
+
+
+def test_zoom_enlarges_the_working_page_within_its_bounds():
+    from pipeline.preprocess import MAX_ZOOM_SIDE
+
+    assert working_scale(2339, 1654, zoom=1.5) == pytest.approx(1.5 * 1280 / 2339)
+    assert working_scale(2339, 1654, zoom=0.5) == pytest.approx(1280 / 2339)  # never smaller than the base
+    assert working_scale(3508, 2480, zoom=10) == pytest.approx(MAX_ZOOM_SIDE / 3508)  # longer side bounded
+    assert working_scale(1000, 700, zoom=10) == 2.0  # never beyond 2x the page's own pixels
+    assert working_scale(300, 200, zoom=3) == 2.0  # a small page already at 2x stays there
+    assert scaled_size(2339, 1654, zoom=2.0)[1] == 2560
+
+
+def test_text_scale_zooms_only_pages_of_small_text():
+    from pipeline.preprocess import TextScale
+
+    scale = TextScale(small=11, target=20, min_lines=3)
+    assert scale([15, 16, 18, 30]) == 1.0  # ordinary document lines at working size
+    assert scale([5, 5, 6, 40]) == pytest.approx(20 / 5.5)  # a dense page: the median decides
+    assert scale([4, 5]) == 1.0  # too few lines to judge
+    assert scale([]) == 1.0

@@ -104,3 +104,24 @@ def test_real_crnn_on_random_weights_runs_batched():
 def test_charset_must_fit_the_network():
     with pytest.raises(ValueError):
         CrnnRecognizer(AlternatingCrnn(), Charset(["a"]))
+
+
+def test_latin_script_never_emits_a_masked_class():
+    # the network prefers the hanzi on every frame; masked, the next best class wins and the
+    # softmax is taken over the classes the language may say
+    class HanziCrnn(torch.nn.Module):
+        cfg = CrnnConfig(num_classes=4)
+
+        def forward(self, x):
+            t = x.shape[-1] // 4
+            logits = torch.zeros(t, x.shape[0], 4)
+            logits[:, :, 3] = 5.0  # 中
+            logits[0::2, :, 1] = 2.0  # a
+            return logits
+
+    charset = Charset(["a", "b", "中"])
+    assert charset.class_mask("latin") == [True, True, True, False]
+    assert CrnnRecognizer(HanziCrnn(), charset)([np.full((32, 16), 255, np.uint8)])[0].text == "中"
+    out = CrnnRecognizer(HanziCrnn(), charset, script="latin")([np.full((32, 16), 255, np.uint8)])[0]
+    assert out.text == "aa"
+    assert all(c > 0.5 for c in out.char_confidences)
