@@ -67,6 +67,11 @@ SCHEMAS = {
             "started_at": {"type": ["string", "null"], "format": "date-time"},
             "finished_at": {"type": ["string", "null"], "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
+            "expires_at": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "When the job and its files are deleted (OCR_RETENTION_DAYS after it ended); null: kept",
+            },
             "error": _ref("ErrorDetail"),
         },
     },

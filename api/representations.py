@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from core.settings import get_settings
 from db.models import Job, JobFile, Page
 
 
@@ -13,6 +14,14 @@ def timestamp(value: datetime | None) -> str | None:
     if value.tzinfo is None:  # SQLite hands back naive datetimes; we only ever store UTC
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def expires_at(job: Job) -> str | None:
+    """When the retention sweep (worker/reconciler.py) deletes the job: retention_days after it ended."""
+    days = get_settings().retention_days
+    if days <= 0 or job.finished_at is None:
+        return None
+    return timestamp(job.finished_at + timedelta(days=days))
 
 
 def _error(code: str | None, message: str | None) -> dict | None:
@@ -48,6 +57,7 @@ def job_summary(job: Job) -> dict:
         "started_at": timestamp(job.started_at),
         "finished_at": timestamp(job.finished_at),
         "updated_at": timestamp(job.updated_at),
+        "expires_at": expires_at(job),
         "error": _error(job.error_code, job.error_message),
     }
 

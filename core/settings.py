@@ -64,6 +64,13 @@ class Settings:
     pipeline_factory: str = "pipeline.pipeline:get_pipeline"  # "module:callable(lang)"; tests swap in a fault injector
     anonymous_compat: bool = False  # let /api/ocr and /v1/index run without an API key
     heartbeat_interval: int = 10  # seconds between worker heartbeats; a worker silent for 3x this is offline
+    # recovery (worker/reconciler.py, worker/tasks.py)
+    reconcile_interval: float = 15.0  # seconds between sweeps for work whose queue message went missing
+    reconcile_grace: float = 30.0  # seconds a state may wait for its message before the sweep sends it again
+    retention_days: float = 30.0  # ended jobs and their files are deleted this long after they end; 0 keeps them
+    transient_retries: int = 10  # retries of a task whose database or storage is away, before the sweep takes over
+    transient_backoff_max: int = 300  # seconds; the longest wait between those retries (before jitter)
+    enqueue_patience: float = 60.0  # seconds a worker keeps trying to send a message while Redis is away
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -99,6 +106,12 @@ class Settings:
             pipeline_factory=_str("OCR_PIPELINE_FACTORY", "pipeline.pipeline:get_pipeline"),
             anonymous_compat=_bool("OCR_ANONYMOUS_COMPAT", False),
             heartbeat_interval=_int("OCR_HEARTBEAT_INTERVAL", 10),
+            reconcile_interval=_float("OCR_RECONCILE_INTERVAL", 15.0),
+            reconcile_grace=_float("OCR_RECONCILE_GRACE", 30.0),
+            retention_days=_float("OCR_RETENTION_DAYS", 30.0),
+            transient_retries=_int("OCR_TRANSIENT_RETRIES", 10),
+            transient_backoff_max=_int("OCR_TRANSIENT_BACKOFF_MAX", 300),
+            enqueue_patience=_float("OCR_ENQUEUE_PATIENCE", 60.0),
         )
 
 

@@ -19,9 +19,17 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 from celery import Celery
-from celery.signals import celeryd_after_setup, worker_process_init
+from celery.signals import (
+    celeryd_after_setup,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 from kombu import Exchange, Queue
 
 from core.settings import Settings, get_settings
@@ -104,9 +112,36 @@ def torch_threads_per_process(settings: Settings, pool_size: int) -> int:
     return settings.torch_threads or max(1, (os.cpu_count() or 1) // pool_size)
 
 
+# A pool process that has not said it is up this long after its fork is killed and forked again.
+MIN_PROC_ALIVE_TIMEOUT = 30.0
+
+
+@worker_init.connect
+def _import_torch_before_the_fork(sender=None, **_kwargs):
+    """Import torch once in the worker's main process, before the pool forks.
+
+    A pool process that imported torch itself took 5-8 s on a busy machine, past
+    Celery's 4 s worker_proc_alive_timeout: Celery killed every replacement of a dead
+    pool process and the worker stopped reading pages. Forked after the import, a
+    child starts in milliseconds. No torch operation runs here (OpenMP's thread pool
+    is not fork-safe once started; CUDA is set up by each child on first use). The
+    import's duration measures how slow this machine is right now, and the alive
+    timeout is set from it with room to spare.
+    """
+    started = time.perf_counter()
+    import torch  # noqa: F401
+
+    import pipeline.pipeline  # noqa: F401  (the pipeline's own imports, also before the fork)
+
+    took = time.perf_counter() - started
+    alive = max(MIN_PROC_ALIVE_TIMEOUT, 4 * took)
+    app.conf.worker_proc_alive_timeout = alive
+    logging.getLogger(__name__).info("torch imported before the fork in %.1f s; pool processes have %.0f s to start", took, alive)
+
+
 @worker_process_init.connect
 def _share_cores(**_kwargs):
-    import torch  # the pool processes run the pipeline; the parent never needs torch
+    import torch  # imported by the parent before the fork (see above): already loaded here
 
     threads = torch_threads_per_process(get_settings(), _pool_size)
     torch.set_num_threads(threads)
@@ -123,6 +158,31 @@ def _fresh_connections_after_fork(**_kwargs):
 
     dispose_all()
     _cached.cache_clear()
+
+
+@worker_process_init.connect
+def _start_reconciler_in_pool_process(**_kwargs):
+    from worker.reconciler import start_loop
+
+    start_loop()
+
+
+@worker_ready.connect
+def _start_reconciler_without_pool_processes(sender=None, **_kwargs):
+    # The solo and threads pools run tasks in the main process and send no worker_process_init.
+    pool = getattr(sender, "pool", None)
+    if pool is not None and "prefork" not in type(pool).__module__:
+        from worker.reconciler import start_loop
+
+        start_loop()
+
+
+@worker_process_shutdown.connect
+@worker_shutdown.connect
+def _stop_reconciler(**_kwargs):
+    from worker.reconciler import stop_loop
+
+    stop_loop()
 
 
 from worker import heartbeat  # noqa: E402, F401  (connects the dashboard's worker heartbeats to the signals above)

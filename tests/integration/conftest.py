@@ -118,6 +118,10 @@ def platform(tmp_path_factory):
         "OCR_WEBHOOK_MAX_RETRIES": "3",
         "OCR_SYNC_TIMEOUT": "150",
         "OCR_TORCH_THREADS": "1",
+        # The reconciler sweeps every second and re-sends a message missing for 5 s, so the tests of
+        # lost messages (test_recovery.py) see it act within seconds.
+        "OCR_RECONCILE_INTERVAL": "1",
+        "OCR_RECONCILE_GRACE": "5",
         "PYTHONPATH": str(REPO_ROOT),
     }
     saved = {k: os.environ.get(k) for k in env_overrides}
