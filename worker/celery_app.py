@@ -24,7 +24,6 @@ import time
 from celery import Celery
 from celery.signals import (
     celeryd_after_setup,
-    worker_init,
     worker_process_init,
     worker_process_shutdown,
     worker_ready,
@@ -116,8 +115,8 @@ def torch_threads_per_process(settings: Settings, pool_size: int) -> int:
 MIN_PROC_ALIVE_TIMEOUT = 30.0
 
 
-@worker_init.connect
-def _import_torch_before_the_fork(sender=None, **_kwargs):
+@celeryd_after_setup.connect
+def _import_torch_before_the_fork(sender=None, instance=None, **_kwargs):
     """Import torch once in the worker's main process, before the pool forks.
 
     A pool process that imported torch itself took 5-8 s on a busy machine, past

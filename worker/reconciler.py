@@ -284,8 +284,11 @@ class ReconcilerLoop:
         reconciler = Reconciler(ctx)
         while not self._stop.wait(self.interval * random.uniform(0.8, 1.2)):
             try:
+                was_held = lock.held
                 if not lock.acquire():
                     continue
+                if not was_held:
+                    log.info("Reconciler: process %d holds the sweep lock and sweeps every %.0f s", self.pid, self.interval)
                 report = reconciler.sweep()
                 if report:
                     log.info("Reconciler sweep: %s", report)
