@@ -6,7 +6,8 @@ killed in between, a task that gave up while the database was away). Each
 sweep compares what the database expects with what Redis holds:
 
     job queued (or cancelling before it was split)  -> split_job
-    page queued, or running with no live worker     -> run_page
+    page queued, or running with no live worker     -> run_page (also when Redis still
+                                                       reserves it for a worker node that died)
     job running/cancelling with every page settled  -> finish_job
     job ended with a callback not yet delivered     -> send_webhook
 
@@ -174,24 +175,56 @@ def expected_messages(ctx: Context) -> set[Key]:
     return wanted
 
 
+def _heartbeats(s) -> list[tuple[str, int | None, bool]]:
+    """(node name, page being read, still beating) for every heartbeat row."""
+    now = utcnow()
+    rows = s.execute(
+        select(
+            WorkerHeartbeat.hostname, WorkerHeartbeat.current_page_id, WorkerHeartbeat.last_seen, WorkerHeartbeat.beat_interval
+        )
+    )
+    beats = []
+    for hostname, page_id, last_seen, interval in rows:
+        if last_seen.tzinfo is None:  # SQLite hands back naive datetimes; we only store UTC
+            last_seen = last_seen.replace(tzinfo=now.tzinfo)
+        beats.append((hostname, page_id, now - last_seen <= timedelta(seconds=3 * max(1, interval or 10))))
+    return beats
+
+
 def _pages_being_read(s) -> set[int]:
     """Pages a worker that is still beating says it is reading: their message is with that worker.
 
     Needed when Redis lost its data (restarted with SIGKILL) while the page was being read.
     """
-    now = utcnow()
-    rows = s.execute(
-        select(WorkerHeartbeat.current_page_id, WorkerHeartbeat.last_seen, WorkerHeartbeat.beat_interval).where(
-            WorkerHeartbeat.current_page_id.is_not(None)
+    return {page_id for _host, page_id, fresh in _heartbeats(s) if fresh and page_id is not None}
+
+
+def orphaned_pages(ctx: Context) -> set[Key]:
+    """Running pages claimed by a worker node that stopped beating while others still beat.
+
+    Redis keeps such a page's message reserved for the dead node until the visibility timeout
+    (minutes); sending it again now lets a live worker read the page. Judged only while some
+    node beats, so heartbeats that all went stale together (a database outage just ended)
+    never look like dead workers.
+    """
+    cutoff = utcnow() - timedelta(seconds=ctx.settings.reconcile_grace)
+    with ctx.db.session() as s:
+        beats = _heartbeats(s)
+        alive = {host for host, _page, fresh in beats if fresh}
+        if not alive:
+            return set()
+        reading = {page_id for _host, page_id, fresh in beats if fresh and page_id is not None}
+        rows = s.execute(
+            select(Page.id, Page.worker)
+            .join(Job, Page.job_id == Job.id)
+            .where(
+                Page.status == PageStatus.RUNNING,
+                Page.started_at < cutoff,
+                Job.status.in_((JobStatus.RUNNING, JobStatus.CANCELLING)),
+            )
+            .limit(SWEEP_LIMIT)
         )
-    )
-    reading = set()
-    for page_id, last_seen, interval in rows:
-        if last_seen.tzinfo is None:  # SQLite hands back naive datetimes; we only store UTC
-            last_seen = last_seen.replace(tzinfo=now.tzinfo)
-        if now - last_seen <= timedelta(seconds=3 * max(1, interval or 10)):
-            reading.add(page_id)
-    return reading
+        return {(RUN_PAGE, str(page_id)) for page_id, node in rows if node not in alive and page_id not in reading}
 
 
 # --- retention ---------------------------------------------------------------------------------
@@ -241,7 +274,7 @@ class Reconciler:
             log.warning("Reconciler: Redis not reachable (%s); nothing re-sent this time", exc)
             in_flight = None
         if in_flight is not None:
-            self._resend(expected_messages(self.ctx) - in_flight, report)
+            self._resend((expected_messages(self.ctx) - in_flight) | orphaned_pages(self.ctx), report)
         report.expired = expire_jobs(self.ctx)
         return report
 

@@ -11,10 +11,10 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from core.backoff import backoff_delay
-from db.models import Job, JobStatus, PageStatus, utcnow
+from db.models import Job, JobStatus, Page, PageStatus, utcnow
 from db.sweep_lock import SweepLock
-from db.transitions import end_job, settle_page
-from db.workers import beat
+from db.transitions import claim_page, end_job, settle_page
+from db.workers import WorkerHeartbeat, beat
 from storage import output_key
 from tests.unit.platform.test_worker_steps import add_job, png_bytes
 from worker import splitting
@@ -86,3 +86,23 @@ def test_retention_deletes_jobs_that_ended_long_enough_ago_with_their_files(cont
         assert s.get(Job, old) is None and s.get(Job, recent) is not None
     assert not context.storage.exists(output_key(old, "txt"))
     assert context.storage.exists(output_key(recent, "txt"))
+
+
+def test_a_page_claimed_by_a_node_that_stopped_beating_is_orphaned_while_others_beat(context):
+    from worker.reconciler import orphaned_pages
+
+    job_id = add_job(context, [("a.png", png_bytes()), ("b.png", png_bytes())])
+    dead_page, live_page = splitting.split_job(context, job_id).page_ids
+    long_ago = utcnow() - timedelta(minutes=10)
+    with context.db.session() as s:
+        claim_page(s, dead_page, "dead@host")
+        claim_page(s, live_page, "live@host")
+        s.execute(update(Page).where(Page.job_id == job_id).values(started_at=long_ago))
+        beat(s, "dead@host", 1, current_page_id=dead_page, beat_interval=10)
+        s.execute(update(WorkerHeartbeat).where(WorkerHeartbeat.hostname == "dead@host").values(last_seen=long_ago))
+    # Every heartbeat stale at once looks like a database outage, not dead workers: nothing is judged.
+    assert orphaned_pages(context) == set()
+
+    with context.db.session() as s:
+        beat(s, "live@host", 2, current_page_id=live_page, beat_interval=10)
+    assert orphaned_pages(context) == {(RUN_PAGE, str(dead_page))}
