@@ -81,6 +81,12 @@ class InvalidOption(InputError):
     code = "invalid_option"
 
 
+class InvalidCharacters(InputError):
+    """A text field holds a NUL byte, a control character or bytes that are not UTF-8."""
+
+    code = "invalid_characters"
+
+
 # --- models -------------------------------------------------------------------
 class ModelError(OcrError):
     """A model file is missing, corrupt or does not match its card."""
@@ -114,6 +120,12 @@ class QueueUnavailable(TransientError):
     code = "queue_unavailable"
 
 
+class DatabaseUnavailable(TransientError):
+    """The database could not be reached."""
+
+    code = "database_unavailable"
+
+
 # --- platform -----------------------------------------------------------------
 class NotFound(OcrError):
     """No such resource."""
@@ -142,6 +154,12 @@ class RateLimited(OcrError):
     def __init__(self, message: str | None = None, retry_after: int | None = None):
         super().__init__(message)
         self.retry_after = retry_after  # seconds until the caller may try again
+
+
+class ServerBusy(RateLimited):
+    """The server is answering as many waiting requests as it can; try again shortly."""
+
+    code = "server_busy"
 
 
 class QuotaExceeded(OcrError):

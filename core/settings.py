@@ -30,6 +30,11 @@ def _bool(name: str, default: bool) -> bool:
     return default if raw in (None, "") else raw.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _words(name: str) -> tuple[str, ...]:
+    """A list separated by commas and/or spaces."""
+    return tuple(w for w in os.environ.get(name, "").replace(",", " ").split() if w)
+
+
 @dataclass(frozen=True)
 class Settings:
     # pipeline
@@ -71,6 +76,11 @@ class Settings:
     transient_retries: int = 10  # retries of a task whose database or storage is away, before the sweep takes over
     transient_backoff_max: int = 300  # seconds; the longest wait between those retries (before jitter)
     enqueue_patience: float = 60.0  # seconds a worker keeps trying to send a message while Redis is away
+    # Host names and CIDR ranges callbacks may reach although they are private/loopback (private deployments).
+    webhook_allow: tuple[str, ...] = ()
+    max_sync_waits: int = 2  # waiting /api/ocr + POST /v1/index per API process, below its threads; more get 429
+    metrics_public: bool = False  # let /metrics answer without an admin key (a scraper inside a private network)
+    max_decoded_bytes: int = 1024 * 1024 * 1024  # memory one decoded page may take while it is read and converted
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -112,6 +122,10 @@ class Settings:
             transient_retries=_int("OCR_TRANSIENT_RETRIES", 10),
             transient_backoff_max=_int("OCR_TRANSIENT_BACKOFF_MAX", 300),
             enqueue_patience=_float("OCR_ENQUEUE_PATIENCE", 60.0),
+            webhook_allow=_words("OCR_WEBHOOK_ALLOW"),
+            max_sync_waits=_int("OCR_MAX_SYNC_WAITS", 2),
+            metrics_public=_bool("OCR_METRICS_PUBLIC", False),
+            max_decoded_bytes=_int("OCR_MAX_DECODED_BYTES", 1024 * 1024 * 1024),
         )
 
 

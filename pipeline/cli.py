@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.errors import InputError, InvalidOption, NotFound, OcrError
+from core.errors import InputError, InvalidOption, NotFound, OcrError, TooManyPages
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
 FORMATS = ("json", "txt", "hocr", "pdf")
@@ -83,6 +83,7 @@ def run_command(args: argparse.Namespace) -> int:
     data, stem = _read_input(args.file)
     if args.format == "pdf" and args.output is None and sys.stdout.isatty():
         raise InvalidOption("A PDF is not printed to a terminal; use -o DIR or redirect stdout to a file.")
+    _check_page_budget(loader, data, args.pages)
     pages = loader.iter_pages(data, args.pages, args.dpi)
     # Decode the first page before loading any model: bad input is reported in a moment.
     first = next(pages)
@@ -101,6 +102,20 @@ def run_command(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(rendered if isinstance(rendered, bytes) else rendered.encode("utf-8"))
         sys.stdout.flush()
     return EXIT_OK
+
+
+def _check_page_budget(loader, data: bytes, page_spec: str | None) -> None:
+    """The API's page limit (OCR_MAX_PAGES_PER_JOB) holds here too: a 5,000-page PDF is refused, not read for hours."""
+    from core.settings import get_settings
+    from pipeline.pages import parse_page_range
+
+    limit = get_settings().max_pages_per_job
+    selected = len(parse_page_range(page_spec, loader.count_pages(data)))
+    if selected > limit:
+        raise TooManyPages(
+            f"the document has {selected} page(s) to read; at most {limit} are read at once "
+            "(choose some with --pages, or raise OCR_MAX_PAGES_PER_JOB)"
+        )
 
 
 def _read_input(name: str) -> tuple[bytes, str]:

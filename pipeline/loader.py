@@ -4,7 +4,12 @@ Formats are recognised by their bytes, never by a file name. Images are
 decoded fully here (``.load()``) so that truncation shows up as CorruptFile
 now rather than as a strange error deep in the pipeline. Sizes are checked
 from headers (image IHDR/SOF/IFD, PDF MediaBox) before any pixel is decoded,
-so a decompression bomb costs nothing but a header read.
+so a decompression bomb costs nothing but a header read. The memory a page
+takes while it is decoded and turned into RGB is bounded in bytes as well
+(``max_decoded_bytes``): a pixel of RGBA or 16-bit data weighs more than one of
+grey, so the pixel limit alone does not bound it. Alpha and 16-bit samples are
+converted a strip of rows at a time, so a page needs its decoded frame and
+its RGB result, not a handful of full-size intermediates.
 
 This module must stay free of torch: the API imports it to count pages.
 """
@@ -15,12 +20,13 @@ import io
 import math
 import os
 import re
+import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image
 
 from core.errors import (
     CorruptFile,
@@ -42,6 +48,11 @@ _PIL_FORMAT = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "bmp": "BMP", "webp
 _BMP_HEADER_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
 _PDF_SIGNATURE_WINDOW = 1024  # the PDF spec tolerates junk before "%PDF-"
 MIN_DPI, MAX_DPI = 10, 2400
+STRIP_ROWS = 512  # rows converted at a time from RGBA or 16-bit samples
+# Bytes per pixel Pillow keeps for a decoded frame of each mode (RGB is stored in 4 bytes, like RGBA).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+_RGB_BYTES = 4  # the RGB result
+_HIGH_DEPTH = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
 
 
 # --- sniffing -------------------------------------------------------------------------------
@@ -156,11 +167,15 @@ def _decode_frame(im: Image.Image, number: int) -> Image.Image:
     except Exception as exc:
         raise CorruptFile(f"{what} cannot be found in the file ({_reason(exc)}).") from None
     _check_pixels(*im.size, what=what)  # TIFF frames each have their own size
+    turn = _exif_turn(im)
+    _check_decode_bytes(im, turned=turn is not None, what=what)
     try:
         im.load()
         dpi = im.info.get("dpi")
-        upright = _exif_upright(im)
+        upright = im.transpose(turn) if turn is not None else im
         rgb = _to_rgb(upright)
+        if rgb is im:
+            rgb = im.copy()  # the file's image is closed after this page, and its pixels with it
     except OcrError:
         raise
     except MemoryError:
@@ -172,25 +187,51 @@ def _decode_frame(im: Image.Image, number: int) -> Image.Image:
     return rgb
 
 
-def _exif_upright(im: Image.Image) -> Image.Image:
+def _exif_turn(im: Image.Image) -> Image.Transpose | None:
+    """The transpose that makes the page upright by its EXIF orientation, or None when it already is."""
     try:
-        return ImageOps.exif_transpose(im)
+        orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
     except Exception:
-        return im.copy()  # unreadable EXIF: keep the stored orientation rather than lose the page
+        return None  # unreadable EXIF: keep the stored orientation rather than lose the page
+    return _EXIF_TRANSPOSE.get(orientation)
+
+
+_EXIF_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def decode_bytes(mode: str, width: int, height: int, turned: bool = False) -> int:
+    """Peak memory of decoding one frame of ``mode`` and turning it into RGB (see _decode_frame, _to_rgb)."""
+    stored = _MODE_BYTES.get(mode, 4)
+    per_pixel = stored * (2 if turned else 1) + _RGB_BYTES + (1 if mode in _HIGH_DEPTH else 0)
+    return width * height * per_pixel
+
+
+def _check_decode_bytes(im: Image.Image, *, turned: bool, what: str) -> None:
+    limit = get_settings().max_decoded_bytes
+    need = decode_bytes(im.mode, *im.size, turned=turned)
+    if need > limit:
+        raise ImageTooLarge(
+            f"{what} ({im.size[0]}x{im.size[1]}, pixel mode {im.mode}) would take {need / 2**20:.0f} MiB of memory "
+            f"to decode; the limit is {limit / 2**20:.0f} MiB. Save it with 8-bit samples, without alpha, or smaller."
+        )
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
     """Any Pillow mode -> 8-bit RGB; transparency is composited on white (paper)."""
-    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+    if im.mode in _HIGH_DEPTH:
         im = _to_8bit_gray(im)
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode in ("P", "L", "RGB", "1") and "transparency" in im.info):
+        return _on_white(im)  # each strip becomes RGBA by the image's own alpha or transparent colour
     if im.mode == "P":
-        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-    elif im.mode in ("L", "RGB", "1") and "transparency" in im.info:
-        im = im.convert("RGBA")
-    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = im.convert("RGBA")
-        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(paper, rgba).convert("RGB")
+        return im.convert("RGB")
     if im.mode == "RGB":
         return im
     try:
@@ -199,21 +240,41 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         raise UnsupportedFormat(f"Images with pixel mode {im.mode!r} are not supported.") from None
 
 
+def _strips(im: Image.Image) -> Iterator[tuple[int, int, int, int]]:
+    width, height = im.size
+    for top in range(0, height, STRIP_ROWS):
+        yield 0, top, width, min(height, top + STRIP_ROWS)
+
+
+def _on_white(im: Image.Image) -> Image.Image:
+    """Transparency composited on white paper, a strip at a time."""
+    out = Image.new("RGB", im.size, (255, 255, 255))
+    for box in _strips(im):
+        rgba = im.crop(box).convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        out.paste(Image.alpha_composite(paper, rgba).convert("RGB"), box[:2])
+    return out
+
+
 def _to_8bit_gray(im: Image.Image) -> Image.Image:
-    """Scale high-bit-depth gray to 0..255 by the bit depth the data actually uses.
+    """Scale high-bit-depth gray to 0..255 by the bit depth the data actually uses, a strip at a time.
 
     A 12-bit scan stored in 16-bit samples would come out nearly black if divided by 257.
     """
-    values = np.asarray(im).astype(np.float64)
-    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    low, high = (float(v) for v in im.getextrema())
     if im.mode == "F" and low >= 0.0 and high <= 1.0:
-        scaled = values * 255.0
+        offset, scale = 0.0, 255.0
     elif low >= 0.0 and high <= 2.0**32:
         bits = min(32, max(8, math.ceil(math.log2(high + 1.0))))
-        scaled = values * (255.0 / (2.0**bits - 1.0))
+        offset, scale = 0.0, 255.0 / (2.0**bits - 1.0)
     else:
-        scaled = (values - low) * (255.0 / max(high - low, 1e-12))
-    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
+        offset, scale = low, 255.0 / max(high - low, 1e-12)
+    out = Image.new("L", im.size)
+    for box in _strips(im):
+        values = np.asarray(im.crop(box)).astype(np.float64)
+        scaled = np.clip(np.rint((values - offset) * scale), 0, 255).astype(np.uint8)
+        out.paste(Image.fromarray(scaled, "L"), box[:2])
+    return out
 
 
 def _check_pixels(width: float, height: float, what: str) -> None:
@@ -236,13 +297,47 @@ def _iter_pdf_pages(data: bytes, pages: str | None, dpi: int) -> Iterator[tuple[
     _apply_pillow_limit()  # pdf2image decodes poppler's output with Pillow
     with _open_pdf(data) as pdf:
         numbers = parse_page_range(pages, _pdf_page_count(pdf))
-        with tempfile.TemporaryDirectory(prefix="ocr-pdf-") as tmp:
+        remove_stale_pdf_copies()
+        with tempfile.TemporaryDirectory(prefix=f"{_PDF_TMP_PREFIX}{os.getpid()}-") as tmp:
             path = os.path.join(tmp, "input.pdf")
             with open(path, "wb") as f:
                 f.write(data)
             for number in numbers:
                 _check_pdf_page_size(pdf, number, dpi)
                 yield number, _render_pdf_page(path, number, dpi)
+
+
+_PDF_TMP_PREFIX = "ocr-pdf-"
+
+
+def remove_stale_pdf_copies(tmp_dir: str | None = None) -> int:
+    """Remove the PDF copies of processes that died before they could (kill -9, out of memory).
+
+    Each copy's directory is named after its process; one whose process is gone is nobody's.
+    """
+    removed = 0
+    base = tmp_dir or tempfile.gettempdir()
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return 0
+    for name in names:
+        pid = name[len(_PDF_TMP_PREFIX) :].split("-", 1)[0]
+        if not name.startswith(_PDF_TMP_PREFIX) or not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process (EPERM): alive
+    return True
 
 
 def _open_pdf(data: bytes):

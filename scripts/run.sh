@@ -50,8 +50,14 @@ if [[ -z "${OCR_API_KEY:-}" && ! -s "$KEY_FILE" ]]; then
 fi
 
 PIDS=()
+STOPPING=0
 stop_all() {
-    trap - INT TERM EXIT
+    # A second INT/TERM while stopping (make and the shell both get one) must not end this script
+    # before it has stopped the API and the worker: ignore them until the children are gone.
+    trap '' INT TERM
+    trap - EXIT
+    ((STOPPING)) && return
+    STOPPING=1
     say ""
     say "Stopping..."
     local pid

@@ -90,6 +90,16 @@ def test_bad_options(tmp_path):
     assert_clean_failure(ocr("run", str(page)), "image_too_large")
 
 
+def test_the_apis_page_limit_holds_for_ocr_run(tmp_path):
+    doc = tmp_path / "long.pdf"
+    doc.write_bytes(pdf_bytes(*[(720, 360)] * 6))
+    limit = {"OCR_MAX_PAGES_PER_JOB": "5"}
+    stderr = assert_clean_failure(ocr("run", str(doc), env=limit), "too_many_pages")
+    assert "6 page(s)" in stderr and "at most 5" in stderr
+    # Choosing pages within the limit is the way through; the limit counts the pages chosen.
+    assert_clean_failure(ocr("run", str(doc), "--pages", "1-6", env=limit), "too_many_pages")
+
+
 def test_argparse_errors_exit_2_without_traceback():
     result = ocr("run", "x.png", "--lang", "fr")
     assert result.returncode == 2 and b"Traceback" not in result.stderr and b"invalid choice" in result.stderr

@@ -70,7 +70,7 @@ def test_confidence_is_the_softmax_of_the_mean_log_probabilities():
     log_p = np.log(np.array(rows_probs(rows)))
     expect = np.exp(log_p.mean(axis=0))
     expect /= expect.sum()
-    angle, conf = OrientationClassifier(FixedLogits(rows), views=(0,))(page)
+    angle, conf = OrientationClassifier(FixedLogits(rows), views=(0,), min_turn_confidence=0.0)(page)
     assert angle == 90 and conf == pytest.approx(expect[1])
 
 
@@ -114,3 +114,13 @@ def test_a_page_is_turned_only_when_clearly_better_than_upright(p180, angle):
     net = FixedLogits([[math.log(p0), math.log(0.05), math.log(p180), math.log(0.05)]])
     got, conf = OrientationClassifier(net, views=(0,))(text_block_page())
     assert got == angle and conf == pytest.approx(p0 if angle == 0 else p180)
+
+
+@pytest.mark.parametrize(("p90", "angle"), [(0.47, 0), (0.49, 0), (0.55, 90)])
+def test_a_page_is_not_turned_on_a_guess(p90, angle):
+    # The turned reading beats upright by far more than MIN_TURN_RATIO, but only a majority turns the page.
+    p0 = 0.3 if p90 < 0.5 else 0.25
+    rest = (1.0 - p0 - p90) / 2
+    net = FixedLogits([[math.log(p0), math.log(p90), math.log(rest), math.log(rest)]])
+    got, conf = OrientationClassifier(net, views=(0,))(text_block_page())
+    assert got == angle and conf == pytest.approx(p0 if angle == 0 else p90)
