@@ -417,3 +417,15 @@ def test_an_rgba_page_takes_about_its_decoded_size_and_its_rgb_copy(tmp_path):
     result = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(path)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert float(result.stdout) < 12, result.stdout
+
+
+def test_pdf_copies_of_dead_processes_are_removed(tmp_path):
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, alive = tmp_path / f"ocr-pdf-{finished.stdout.strip()}-abc", tmp_path / f"ocr-pdf-{os.getpid()}-xyz"
+    for folder in (dead, alive):
+        folder.mkdir()
+        (folder / "input.pdf").write_bytes(b"%PDF-1.4")
+    other = tmp_path / "ocr-cli-123"
+    other.mkdir()
+    assert loader.remove_stale_pdf_copies(str(tmp_path)) == 1
+    assert not dead.exists() and alive.exists() and other.exists()
