@@ -13,6 +13,7 @@ from flask import Flask
 from api import compat, dashboard, jobs, keys, ops, web
 from api.errors import register_error_handlers
 from api.services import Services
+from api.validation import register_input_checks
 from core.settings import Settings, get_settings
 
 FORM_FIELDS_SLACK = 64 * 1024  # room for the form fields beside the files
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions["ocr"] = Services.build(settings)
     register_error_handlers(app)
+    register_input_checks(app)
     for blueprint in (web.bp, dashboard.bp, jobs.bp, keys.bp, compat.bp, ops.bp):  # web first: its GET /v1/index page wins
         app.register_blueprint(blueprint)
     if not logging.getLogger().handlers:

@@ -15,15 +15,40 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from api.auth import authenticate
-from api.errors import compat_ocr_error_response, job_failed_response, wait_timeout_response
+from api.errors import as_ocr_error, compat_ocr_error_response, job_failed_response, wait_timeout_response
 from api.services import Services, services
 from api.submission import parse_options, read_uploads, submit
-from core.errors import OcrError
+from core.errors import ServerBusy
 from db.models import Job, JobStatus, Page, PageStatus
 
 bp = Blueprint("compat", __name__)
 
 POLL_SECONDS = 0.25
+BUSY_RETRY_AFTER = 2  # seconds; a slot frees whenever any waiting request ends
+
+
+def _answer(svc: Services, field_names: tuple[str, ...], outputs: str, render):
+    """Run one synchronous request in a wait slot; errors in the old shape, outages as 503."""
+    if not svc.sync_slots.acquire(blocking=False):
+        return compat_ocr_error_response(
+            ServerBusy(
+                f"{svc.settings.max_sync_waits} synchronous requests are already waiting for their jobs; "
+                "try again shortly, or submit to /v1/jobs and poll.",
+                retry_after=BUSY_RETRY_AFTER,
+            )
+        )
+    try:
+        job, seconds = _sync_job(svc, field_names, outputs)
+        if (answer := _unfinished(svc, job)) is not None:
+            return answer
+        return render(job, seconds)
+    except Exception as exc:
+        err = as_ocr_error(exc)
+        if err is None:
+            raise
+        return compat_ocr_error_response(err)
+    finally:
+        svc.sync_slots.release()
 
 
 def _sync_job(svc: Services, field_names: tuple[str, ...], outputs: str) -> tuple[Job, float]:
@@ -61,42 +86,38 @@ def _unfinished(svc: Services, job: Job):
 @bp.post("/api/ocr")
 def api_ocr():
     svc = services()
-    try:
-        job, seconds = _sync_job(svc, ("image", "file"), "json")
-    except OcrError as err:
-        return compat_ocr_error_response(err)
-    if (answer := _unfinished(svc, job)) is not None:
-        return answer
-    lines = [line for page in _done_pages(svc, job.id) for line in page.result["lines"]]
-    return jsonify(
-        {
-            "success": True,
-            "text": [{"text": line["text"], "confidence": line["confidence"]} for line in lines],
-            "total_time": round(seconds, 3),
-            "job_id": job.id,
-        }
-    )
+
+    def render(job: Job, seconds: float):
+        lines = [line for page in _done_pages(svc, job.id) for line in page.result["lines"]]
+        return jsonify(
+            {
+                "success": True,
+                "text": [{"text": line["text"], "confidence": line["confidence"]} for line in lines],
+                "total_time": round(seconds, 3),
+                "job_id": job.id,
+            }
+        )
+
+    return _answer(svc, ("image", "file"), "json", render)
 
 
 @bp.post("/v1/index")
 def index_predict():
     svc = services()
-    try:
-        job, _seconds = _sync_job(svc, ("file", "image"), "json,txt")
-    except OcrError as err:
-        return compat_ocr_error_response(err)
-    if (answer := _unfinished(svc, job)) is not None:
-        return answer
-    pages = _done_pages(svc, job.id)
-    prediction = [
-        {"page": page.page_number, "text": line["text"], "confidence": line["confidence"], "bbox": line["bbox"]}
-        for page in pages
-        for line in page.result["lines"]
-    ]
-    return jsonify(
-        {
-            "image_url": f"/v1/jobs/{job.id}/pages/{pages[0].page_number}/image",
-            "prediction": prediction,
-            "job_id": job.id,
-        }
-    )
+
+    def render(job: Job, _seconds: float):
+        pages = _done_pages(svc, job.id)
+        prediction = [
+            {"page": page.page_number, "text": line["text"], "confidence": line["confidence"], "bbox": line["bbox"]}
+            for page in pages
+            for line in page.result["lines"]
+        ]
+        return jsonify(
+            {
+                "image_url": f"/v1/jobs/{job.id}/pages/{pages[0].page_number}/image",
+                "prediction": prediction,
+                "job_id": job.id,
+            }
+        )
+
+    return _answer(svc, ("file", "image"), "json,txt", render)

@@ -2,17 +2,20 @@
 
 Deleting a running job is allowed: its workers find the rows gone and stop
 (a page that was being read removes the image it wrote). Uploads are stored
-once per content (sha256), so an upload is removed only when no other job's
-file points at it.
+once per content (sha256) and counted per job file (db/blobs.py); an upload
+is removed in the same transaction that takes its count to zero, while the
+count's row is locked, so a job submitted with the same bytes at that moment
+is never left without its upload.
 """
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from api.services import Services
+from db.blobs import drop_references
 from db.models import Job, JobFile, Page
 from storage import input_key, job_prefix
 
@@ -22,19 +25,14 @@ log = logging.getLogger(__name__)
 def delete_job_data(svc: Services, job_id: str) -> bool:
     """Remove the job; False if there was none."""
     with svc.db.session() as s:
-        job = s.get(Job, job_id)
+        # Locked, so two deletes of one job cannot both take its uploads' counts down.
+        job = s.get(Job, job_id, with_for_update=True)
         if job is None:
             return False
-        hashes = set(s.scalars(select(JobFile.sha256).where(JobFile.job_id == job_id)))
+        hashes = list(s.scalars(select(JobFile.sha256).where(JobFile.job_id == job_id)))
         s.execute(delete(Page).where(Page.job_id == job_id))
         s.execute(delete(JobFile).where(JobFile.job_id == job_id))
         s.execute(delete(Job).where(Job.id == job_id))
-
+        drop_references(s, hashes, lambda sha256: svc.storage.delete(input_key(sha256)))
     svc.storage.delete_prefix(job_prefix(job_id))
-    with svc.db.session() as s:
-        still_used = set(
-            s.scalars(select(JobFile.sha256).where(JobFile.sha256.in_(hashes)).group_by(JobFile.sha256).having(func.count() > 0))
-        )
-    for sha256 in hashes - still_used:
-        svc.storage.delete(input_key(sha256))
     return True

@@ -1,15 +1,19 @@
 """Exceptions -> HTTP answers ``{"error": code, "message": ...}``. The one place that does it.
 
 No traceback ever reaches a client: unexpected exceptions are logged here and
-answered with a plain 500.
+answered with a plain 500. A database or broker that cannot be reached is an
+outage, not a bug: it answers 503 with Retry-After, which clients retry.
 """
 
 from __future__ import annotations
 
 import logging
 
+import redis
+import sqlalchemy.exc
 from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from kombu.exceptions import OperationalError as KombuOperationalError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from core import errors as E
 
@@ -38,6 +42,35 @@ _HTTP_CODES = {
 }
 
 
+OUTAGE_RETRY_AFTER = 5  # seconds; a restarting database or Redis is usually back within this
+
+# Errors of the libraries under us that mean "a dependency is down", not "a bug".
+_OUTAGES: list[tuple[tuple[type[BaseException], ...], type[E.TransientError], str]] = [
+    (
+        (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError),
+        E.DatabaseUnavailable,
+        "The database is not reachable just now; try again shortly.",
+    ),
+    (
+        (redis.ConnectionError, redis.TimeoutError, KombuOperationalError),
+        E.QueueUnavailable,
+        "The job queue is not reachable just now; try again shortly.",
+    ),
+]
+OUTAGE_TYPES = tuple(t for types, _cls, _msg in _OUTAGES for t in types)
+
+
+def as_ocr_error(exc: BaseException) -> E.OcrError | None:
+    """``exc`` as one of ours: itself, the outage it stands for, or None for a bug."""
+    if isinstance(exc, E.OcrError):
+        return exc
+    for types, cls, message in _OUTAGES:
+        if isinstance(exc, types):
+            log.warning("%s: %s", cls.code, exc)
+            return cls(message)
+    return None
+
+
 def status_for(err: E.OcrError) -> int:
     for cls, status in _STATUS:
         if isinstance(err, cls):
@@ -62,7 +95,7 @@ def ocr_error_response(err: E.OcrError):
     if retry_after is not None:
         headers["Retry-After"] = str(max(1, int(retry_after)))
     elif status == 503:
-        headers["Retry-After"] = "5"
+        headers["Retry-After"] = str(OUTAGE_RETRY_AFTER)
     return error_response(err.code, err.message, status, headers)
 
 
@@ -78,10 +111,19 @@ def register_error_handlers(app: Flask) -> None:
             E.FileTooLarge.code, f"The upload is larger than the {limit // (1024 * 1024)} MiB allowed per request.", 413
         )
 
+    def _outage(err: Exception):
+        return ocr_error_response(as_ocr_error(err))
+
+    for outage in OUTAGE_TYPES:
+        app.register_error_handler(outage, _outage)
+
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
         code = _HTTP_CODES.get(err.code or 500, "http_error")
-        return error_response(code, err.description or err.name, err.code or 500)
+        headers = {}
+        if isinstance(err, MethodNotAllowed) and err.valid_methods:
+            headers["Allow"] = ", ".join(sorted(err.valid_methods))
+        return error_response(code, err.description or err.name, err.code or 500, headers)
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
@@ -97,10 +139,13 @@ def compat_error_response(code: str, message: str, status: int, **extra):
 
 
 def compat_ocr_error_response(err: E.OcrError):
-    response = compat_error_response(err.code, err.message, status_for(err))
+    status = status_for(err)
+    response = compat_error_response(err.code, err.message, status)
     retry_after = getattr(err, "retry_after", None)
     if retry_after is not None:
         response.headers["Retry-After"] = str(max(1, int(retry_after)))
+    elif status == 503:
+        response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER)
     return response
 
 

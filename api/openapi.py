@@ -182,7 +182,12 @@ JOB_FORM = {
         "outputs": {"type": "string", "default": "json,txt,hocr,pdf", "description": "Comma-separated list."},
         "client_request_token": {"type": "string", "maxLength": 128, "description": "Same token, same key: same job."},
         "job_tag": {"type": "string", "maxLength": 128},
-        "callback_url": {"type": "string", "format": "uri", "description": "POSTed a signed JSON when the job ends."},
+        "callback_url": {
+            "type": "string",
+            "format": "uri",
+            "description": "POSTed a signed JSON when the job ends. http(s) only, no credentials; its host must resolve "
+            "to public addresses only (checked at submit and again at delivery) unless OCR_WEBHOOK_ALLOW names it.",
+        },
     },
 }
 
@@ -201,10 +206,13 @@ PATHS = {
                         "Retry-After": {"schema": {"type": "integer"}},
                     },
                 },
-                "400": _error("Bad option, empty file or malformed page range."),
+                "400": _error(
+                    "Bad option, empty file, malformed page range, a callback_url that is refused (not http(s), "
+                    "credentials, or an address inside the network), or bad text (invalid_characters)."
+                ),
                 "413": _error("The upload is too large."),
                 "415": _error("A file is not a supported image or PDF."),
-                "503": _error("The queue is unavailable; nothing was stored."),
+                "503": _error("The database, storage or queue is unavailable; nothing was stored (Retry-After)."),
                 **AUTH_ERRORS,
             },
         },
@@ -405,6 +413,7 @@ PATHS = {
                     "The lines read.",
                 ),
                 "422": _error("The file could not be read."),
+                "429": _error("OCR_MAX_SYNC_WAITS requests already wait (server_busy), or the rate limit; see Retry-After."),
                 "504": _error("Not finished within the wait; the job goes on (see job_id)."),
             },
         },
@@ -443,6 +452,7 @@ PATHS = {
                     "The lines read.",
                 ),
                 "422": _error("The file could not be read (success: false)."),
+                "429": _error("OCR_MAX_SYNC_WAITS requests already wait (server_busy), or the rate limit; see Retry-After."),
                 "504": _error("Not finished within the wait (success: false)."),
             },
         }
@@ -457,10 +467,11 @@ PATHS = {
     },
     "/metrics": {
         "get": {
-            "summary": "Prometheus metrics from the database and the broker",
-            "security": [],
+            "summary": "Prometheus metrics from the database and the broker (admin key, unless OCR_METRICS_PUBLIC)",
             "responses": {
-                "200": {"description": "Prometheus text format.", "content": {"text/plain": {"schema": {"type": "string"}}}}
+                "200": {"description": "Prometheus text format.", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                "403": _error("Not an admin key."),
+                **AUTH_ERRORS,
             },
         }
     },
@@ -486,6 +497,17 @@ DOCUMENT = {
     },
     "paths": PATHS,
 }
+
+
+# Answers any operation may give: every request's text is checked first (api/validation.py), and every
+# operation that needs a key reads the database.
+BAD_TEXT = _error("A path, query, form field, file name or JSON string holds a NUL byte, a control character or bytes that are not UTF-8 (invalid_characters).")  # fmt: skip
+OUTAGE = _error("The database or the job queue is unavailable; nothing was stored. Try again after Retry-After seconds.")
+for _operations in PATHS.values():
+    for _operation in _operations.values():
+        _operation["responses"].setdefault("400", BAD_TEXT)
+        if _operation.get("security") != []:
+            _operation["responses"].setdefault("503", OUTAGE)
 
 
 def openapi_document() -> dict:

@@ -7,9 +7,11 @@ import logging
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
+from api.auth import authenticate
 from api.metrics import render_metrics
 from api.openapi import openapi_document
 from api.services import services
+from core.errors import Forbidden
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,12 @@ def _database(svc) -> None:
 
 @bp.get("/metrics")
 def metrics():
-    return Response(render_metrics(services()), content_type="text/plain; version=0.0.4; charset=utf-8")
+    """Admin keys only (Prometheus: ``authorization: {credentials: KEY}``), unless OCR_METRICS_PUBLIC is set:
+    the figures describe every client's load, and each scrape costs several database queries."""
+    svc = services()
+    if not svc.settings.metrics_public and not authenticate().is_admin:
+        raise Forbidden("/metrics needs an admin key (or OCR_METRICS_PUBLIC=true on a private network).")
+    return Response(render_metrics(svc), content_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 @bp.get("/openapi.json")

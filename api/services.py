@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 import redis
 from celery import Celery
@@ -21,6 +22,12 @@ class Services:
     db: Database
     storage: Storage
     celery: Celery
+    # Synchronous requests (/api/ocr, POST /v1/index) hold a thread while their job runs; this bounds how
+    # many may, so the rest of the threads stay free for everything else (/healthz above all).
+    sync_slots: threading.BoundedSemaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sync_slots = threading.BoundedSemaphore(max(1, self.settings.max_sync_waits))
 
     @functools.cached_property
     def redis(self) -> redis.Redis:

@@ -1,9 +1,14 @@
-"""Accepting a job: check the uploads and options, store the bytes, record the job, enqueue split_job.
+"""Accepting a job: check the uploads and options, count and store the bytes, record the job, enqueue split_job.
 
-The uploads are written to storage first (content-addressed, so a repeat
-costs nothing), then the job and its files are inserted in one transaction,
-then split_job is sent. If the broker cannot take the message the job is
-removed again and the client gets 503: nothing is half-accepted.
+Everything that can be checked is checked before anything is written. Then
+the uploads' reference counts go up (db/blobs.py) and only then are the bytes
+stored (content-addressed, so a repeat costs nothing): a delete of another job
+with the same upload at that moment either finished before (and the bytes are
+stored again) or sees this reference and keeps them. Then the job and its
+files are inserted in one transaction, so a job in the database always has
+its uploads. Then split_job is sent. If storage, the database or the broker
+cannot take their part the job is withdrawn and the client gets 503: nothing
+is half-accepted.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +25,17 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from api.auth import Caller
 from api.deletion import delete_job_data
 from api.services import Services
-from core.errors import EmptyFile, FileTooLarge, InputError, InvalidOption, OcrError, QueueUnavailable, QuotaExceeded
+from core.errors import (
+    EmptyFile,
+    FileTooLarge,
+    InputError,
+    InvalidOption,
+    OcrError,
+    QueueUnavailable,
+    QuotaExceeded,
+)
+from core.outbound import Allowlist, check_target, parse_url
+from db.blobs import add_references, drop_references
 from db.models import Job, JobFile, JobStatus
 from pipeline.loader import sniff_format
 from pipeline.pages import parse_page_range
@@ -108,9 +122,7 @@ def parse_options(form: MultiDict) -> JobOptions:
 
     callback = (form.get("callback_url") or "").strip() or None
     if callback is not None:
-        parts = urlsplit(callback)
-        if parts.scheme not in ("http", "https") or not parts.netloc or len(callback) > 2000:
-            raise InvalidOption("callback_url must be an http:// or https:// URL.")
+        parse_url(callback)  # its addresses are checked in submit(), which knows the operator's allowlist
 
     return JobOptions(
         lang=lang,
@@ -141,46 +153,80 @@ def submit(svc: Services, caller: Caller, uploads: list[Upload], options: JobOpt
     if existing is not None:
         return existing, False
     check_quota(caller)
+    if options.callback_url is not None:
+        check_callback(svc, options.callback_url)
 
-    for upload in uploads:
-        svc.storage.put_if_absent(input_key(upload.sha256), upload.data)
-
+    hashes = [upload.sha256 for upload in uploads]
+    # Counted before they are stored: from here on a delete of another job with the same bytes keeps them.
+    with svc.db.session() as s:
+        add_references(s, hashes)
     try:
-        with svc.db.session() as s:
-            job = Job(
-                api_key_id=caller.id,
-                status=JobStatus.QUEUED,
-                lang=options.lang,
-                page_spec=options.page_spec,
-                detect_orientation=options.detect_orientation,
-                outputs=",".join(options.outputs),
-                client_request_token=options.client_request_token,
-                job_tag=options.job_tag,
-                callback_url=options.callback_url,
-            )
-            s.add(job)
-            s.flush()
-            for position, upload in enumerate(uploads):
-                s.add(
-                    JobFile(
-                        job_id=job.id,
-                        position=position,
-                        filename=upload.filename,
-                        sha256=upload.sha256,
-                        size_bytes=len(upload.data),
-                    )
-                )
+        for upload in uploads:
+            svc.storage.put_if_absent(input_key(upload.sha256), upload.data)
+        job = _record(svc, caller, uploads, options)
     except IntegrityError:
+        _release(svc, hashes)
         # The same token raced in from a parallel request: that one's job is the answer.
         existing = find_by_token(svc, caller, options.client_request_token)
         if existing is None:
             raise
         return existing, False
+    except BaseException:
+        _release(svc, hashes)
+        raise
 
     try:
         enqueue(svc.celery, SPLIT_JOB, job.id)
-    except QueueUnavailable:
-        log.error("Broker unavailable; withdrawing job %s", job.id)
-        delete_job_data(svc, job.id)
+    except QueueUnavailable as exc:
+        log.error("%s; withdrawing job %s", exc.message, job.id)
+        delete_job_data(svc, job.id)  # takes the uploads' references with it
         raise
     return job, True
+
+
+def _record(svc: Services, caller: Caller, uploads: list[Upload], options: JobOptions) -> Job:
+    """The job and its files, in one transaction; their uploads are already counted and stored."""
+    with svc.db.session() as s:
+        job = Job(
+            api_key_id=caller.id,
+            status=JobStatus.QUEUED,
+            lang=options.lang,
+            page_spec=options.page_spec,
+            detect_orientation=options.detect_orientation,
+            outputs=",".join(options.outputs),
+            client_request_token=options.client_request_token,
+            job_tag=options.job_tag,
+            callback_url=options.callback_url,
+        )
+        s.add(job)
+        s.flush()
+        for position, upload in enumerate(uploads):
+            s.add(
+                JobFile(
+                    job_id=job.id,
+                    position=position,
+                    filename=upload.filename,
+                    sha256=upload.sha256,
+                    size_bytes=len(upload.data),
+                )
+            )
+    return job
+
+
+def _release(svc: Services, hashes: list[str]) -> None:
+    """Give back the references of a job that was not recorded (the uploads go if nobody else has them)."""
+    try:
+        with svc.db.session() as s:
+            drop_references(s, hashes, lambda sha256: svc.storage.delete(input_key(sha256)))
+    except Exception:
+        # A leaked reference keeps an upload longer than needed; that is safe, a lost one would not be.
+        log.exception("Could not give back the upload references %s", hashes)
+
+
+def check_callback(svc: Services, url: str) -> None:
+    """Refuse a callback URL whose host resolves to an address the worker must not reach."""
+    try:
+        check_target(url, Allowlist.parse(svc.settings.webhook_allow))
+    except OSError as exc:
+        # Perhaps only a resolver hiccup: the worker resolves and checks again before it sends anything.
+        log.info("callback_url host not resolvable at submit (%s); it is checked again at delivery", exc)

@@ -193,3 +193,19 @@ class Page(Base):
 
     job: Mapped[Job] = relationship(back_populates="pages")
     file: Mapped[JobFile] = relationship()
+
+
+class InputBlob(Base):
+    """How many job files use the upload stored under inputs/<sha256>.
+
+    The row is the lock that submitting and deleting jobs take on an upload
+    (db/blobs.py): a blob is removed only by whoever takes its count to zero
+    while holding the row, so a job being submitted at the same time either
+    waits and stores the bytes again, or has already been counted.
+    """
+
+    __tablename__ = "input_blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    refs: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound
+from db.blobs import add_references
 from db.models import FileStatus, Job, JobFile, JobStatus, Page, PageStatus, utcnow
 
 RETRYABLE_JOBS = (JobStatus.FAILED, JobStatus.PARTIAL_SUCCESS)
@@ -137,7 +138,8 @@ def rerun(session: Session, job_id: str, **options) -> Job:
 
     ``options`` are Job columns (lang, page_spec, detect_orientation, outputs, job_tag), already validated.
     """
-    old = session.get(Job, job_id)
+    # Locked so the old job cannot be deleted, and its uploads with it, until the new job has counted them.
+    old = session.get(Job, job_id, with_for_update=True)
     if old is None:
         raise NotFound(f"No job {job_id}.")
     files = list(session.scalars(select(JobFile).where(JobFile.job_id == job_id).order_by(JobFile.position)))
@@ -157,5 +159,6 @@ def rerun(session: Session, job_id: str, **options) -> Job:
     session.flush()
     for f in files:
         session.add(JobFile(job_id=job.id, position=f.position, filename=f.filename, sha256=f.sha256, size_bytes=f.size_bytes))
+    add_references(session, [f.sha256 for f in files])
     session.flush()
     return job

@@ -9,6 +9,12 @@ The request is a JSON POST with
 Receivers recompute the HMAC over the raw body and reject old timestamps, so
 a captured callback cannot be replayed later. Network errors, 408, 429 and
 5xx answers are retried with exponential backoff; other 4xx are final.
+
+The URL is checked again here (core/outbound.py): its host is resolved, every
+address must be allowed, and the connection goes to a checked address with
+the original name in Host, SNI and certificate checks, so a DNS answer that
+changed since the job was submitted cannot point the POST inside the network.
+Redirects are never followed.
 """
 
 from __future__ import annotations
@@ -19,8 +25,11 @@ import json
 import time
 from dataclasses import dataclass
 
-import requests
+import certifi
+import urllib3
 
+from core.errors import InvalidOption
+from core.outbound import Allowlist, Target, check_target
 from db.models import ApiKey, Job
 from worker.context import Context
 
@@ -54,6 +63,33 @@ def payload(job: Job) -> dict:
     }
 
 
+def post_to(target: Target, body: bytes, headers: dict, timeout: float) -> int:
+    """POST to the target's checked addresses (the next one if a connection fails); the HTTP status."""
+    headers = headers | {"Host": target.host_header}
+    last_error: Exception | None = None
+    for address in target.addresses:
+        if target.scheme == "https":
+            pool = urllib3.HTTPSConnectionPool(
+                address, target.port, server_hostname=target.host, assert_hostname=target.host,
+                cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(), maxsize=1, retries=False,
+            )  # fmt: skip
+        else:
+            pool = urllib3.HTTPConnectionPool(address, target.port, maxsize=1, retries=False)
+        try:
+            # preload_content=False: only the status matters, and a receiver may answer with anything at all.
+            answer = pool.urlopen(
+                "POST", target.path, body=body, headers=headers, redirect=False, retries=False,
+                timeout=urllib3.Timeout(connect=timeout, read=timeout), assert_same_host=False, preload_content=False,
+            )  # fmt: skip
+            answer.close()
+            return answer.status
+        except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
+            last_error = exc
+        finally:
+            pool.close()
+    raise last_error or OSError("no address to connect to")
+
+
 def deliver(ctx: Context, job_id: str, *, final_attempt: bool) -> Delivery:
     with ctx.db.session() as s:
         job = s.get(Job, job_id)
@@ -75,14 +111,13 @@ def deliver(ctx: Context, job_id: str, *, final_attempt: bool) -> Delivery:
         "X-OCR-Signature": sign(secret, timestamp, body),
     }
     try:
-        answer = requests.post(url, data=body, headers=headers, timeout=ctx.settings.webhook_timeout, allow_redirects=False)
-        retryable = answer.status_code >= 500 or answer.status_code in RETRY_STATUSES
-        outcome = (
-            Delivery("delivered")
-            if 200 <= answer.status_code < 300
-            else Delivery("retry" if retryable else "failed", f"HTTP {answer.status_code}")
-        )
-    except requests.RequestException as exc:
+        target = check_target(url, Allowlist.parse(ctx.settings.webhook_allow))
+        status = post_to(target, body, headers, ctx.settings.webhook_timeout)
+        retryable = status >= 500 or status in RETRY_STATUSES
+        outcome = Delivery("delivered") if 200 <= status < 300 else Delivery("retry" if retryable else "failed", f"HTTP {status}")
+    except InvalidOption as exc:
+        outcome = Delivery("failed", f"refused: {exc.message}")
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         outcome = Delivery("retry", f"{type(exc).__name__}: {exc}")
 
     if outcome.status == "retry" and final_attempt:

@@ -116,6 +116,8 @@ def platform(tmp_path_factory):
         "OCR_DEFAULT_RATE_LIMIT": "0",
         "OCR_WEBHOOK_BACKOFF": "1",
         "OCR_WEBHOOK_MAX_RETRIES": "3",
+        # The tests' callback receivers listen on loopback, which callbacks may not reach unless allowed.
+        "OCR_WEBHOOK_ALLOW": "127.0.0.1",
         "OCR_SYNC_TIMEOUT": "150",
         "OCR_TORCH_THREADS": "1",
         # The reconciler sweeps every second and re-sends a message missing for 5 s, so the tests of

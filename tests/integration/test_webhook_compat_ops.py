@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 class CallbackReceiver:
     """An HTTP endpoint on loopback that fails its first ``failures`` calls with 500."""
 
-    def __init__(self, failures: int):
+    def __init__(self, failures: int, host: str = "127.0.0.1"):
         self.calls: list[tuple[dict, bytes]] = []
         self.failures = failures
         receiver = self
@@ -36,9 +36,9 @@ class CallbackReceiver:
                 self.send_response(500 if len(receiver.calls) <= receiver.failures else 204)
                 self.end_headers()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.url = f"http://{host}:{self.server.server_address[1]}/hook"
 
     def wait_calls(self, n: int, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -111,7 +111,7 @@ def test_api_ocr_reads_the_text(alice, client):
     assert char_error_rate(sentence, read) <= 0.10, read
 
 
-def test_health_readiness_and_metrics(client, alice):
+def test_health_readiness_and_metrics(client, alice, admin):
     assert client.get("/healthz").json == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
@@ -119,7 +119,7 @@ def test_health_readiness_and_metrics(client, alice):
 
     job_id = alice.submit([(png(text_page(["Counted"])), "m.png")], outputs="json").json["job_id"]
     alice.wait(job_id)
-    metrics = client.get("/metrics").get_data(as_text=True)
+    metrics = admin.get("/metrics").get_data(as_text=True)
     figures = {}
     for line in metrics.splitlines():
         if line and not line.startswith("#"):
