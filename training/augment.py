@@ -23,8 +23,8 @@ def noise(img: np.ndarray, rng: random.Random) -> np.ndarray:
     return np.clip(img.astype(np.float32) + n, 0, 255).astype(np.uint8)
 
 
-def jpeg(img: np.ndarray, rng: random.Random) -> np.ndarray:
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, rng.randint(25, 90)])
+def jpeg(img: np.ndarray, rng: random.Random, quality: tuple[int, int] = (25, 90)) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, rng.randint(*quality)])
     return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else img
 
 
@@ -57,6 +57,29 @@ def uneven_light(img: np.ndarray, rng: random.Random) -> np.ndarray:
         x0 = rng.uniform(0, w)
         gain *= 1.0 - 0.35 * np.exp(-(((xx - x0) / (0.1 * w + 1)) ** 2))
     return np.clip(img.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+
+
+def motion_blur(img: np.ndarray, rng: random.Random, longest: int = 11) -> np.ndarray:
+    """A hand that moved during the exposure: a short straight smear at a random angle."""
+    length = rng.randint(3, max(3, longest))
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1.0
+    turn = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), rng.uniform(0, 180), 1.0)
+    kernel = cv2.warpAffine(kernel, turn, (length, length))
+    return cv2.filter2D(img, -1, kernel / max(kernel.sum(), 1e-6), borderType=cv2.BORDER_REPLICATE)
+
+
+def moire(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    """A screen or halftone photographed: a fine grating, then resampled coarser than its period,
+    so that it aliases into the broad beat bands of moire."""
+    h, w = img.shape
+    period, angle, depth = rng.uniform(1.8, 4.0), rng.uniform(0, np.pi), rng.uniform(0.06, 0.2)
+    y = np.arange(h, dtype=np.float32)[:, None] * np.float32(np.sin(angle))
+    x = np.arange(w, dtype=np.float32)[None, :] * np.float32(np.cos(angle))
+    screen = 1.0 - depth * (0.5 + 0.5 * np.cos((x + y) * np.float32(2 * np.pi / period)))
+    f = rng.uniform(0.55, 0.9)
+    small = cv2.resize(img.astype(np.float32) * screen, (max(1, int(w * f)), max(1, int(h * f))), interpolation=cv2.INTER_NEAREST)
+    return np.clip(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), 0, 255).astype(np.uint8)
 
 
 def perspective(img: np.ndarray, rng: random.Random, amount: float = 0.04) -> np.ndarray:

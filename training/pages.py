@@ -666,6 +666,90 @@ def distort(page: Page, rng: random.Random, strength: float | None = None) -> Pa
     return Page(image=img, quads=page.quads, texts=page.texts, ink=page.ink, kind=page.kind)
 
 
+def _bend(x: np.ndarray, y: np.ndarray, terms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit displacement of a bent page at normalised (x, y): a vertical sag that varies across the
+    page (a spine, a curled edge) and changes with height (the sheet is not a perfect cylinder), with
+    a little sideways give."""
+    c1, p1, c2, p2, k, c3, p3 = terms
+    across = c1 * np.sin(np.pi * x + p1) + c2 * np.sin(2 * np.pi * x + p2)
+    return c3 * np.sin(np.pi * y + p3), across * (1 + k * (y - 0.5))
+
+
+def curve_page(page: Page, rng: random.Random, amount: float | None = None, tolerance: float = 0.25) -> Page:
+    """Bend the page (a mesh warp); each line's quad becomes the quad through its bent corners.
+
+    A bent line is a curve, not a quad, so the bend is limited: along the top and bottom edge of
+    every line, the bent edge stays within ``tolerance`` line heights of the quad's straight edge.
+    ``amount`` is the sag wanted, as a fraction of the page height; narrow columns allow more than
+    full-width lines.
+    """
+    h, w = page.image.shape
+    terms = np.array(
+        [rng.uniform(-1, 1), rng.uniform(0, np.pi), rng.uniform(-0.4, 0.4), rng.uniform(0, 2 * np.pi)]
+        + [rng.uniform(-1, 1), rng.uniform(-0.3, 0.3), rng.uniform(0, np.pi)]
+    )
+
+    def field(points: np.ndarray) -> np.ndarray:  # pixels -> unit displacement in pixels
+        dx, dy = _bend(points[..., 0] / w, points[..., 1] / h, terms)
+        return np.stack([dx, dy], -1) * h
+
+    a = rng.uniform(0.005, 0.03) if amount is None else amount
+    quads = page.quads.astype(np.float64)
+    if len(quads):
+        t = np.linspace(0, 1, 9)[None, :, None]
+        worst = 0.0
+        for i0, i1 in ((0, 1), (3, 2)):  # top edge, bottom edge
+            p0, p1 = quads[:, i0, None, :], quads[:, i1, None, :]
+            edge = p0 + t * (p1 - p0)
+            # displacement is linear in the amount, so its departure from the chord is too
+            chord = field(p0) + t * (field(p1) - field(p0))
+            off = np.linalg.norm(field(edge) - chord, axis=-1).max(1)
+            height = np.linalg.norm(quads[:, 3] - quads[:, 0], axis=-1) + 1e-6
+            worst = max(worst, float((off / height).max()))
+        a = min(a, tolerance / max(worst, 1e-9))
+    # cv2.remap pulls: for each output pixel, the source point that lands there, found by fixed-point
+    # iteration of dst = src + a * field(src) on a coarse grid (the field is smooth)
+    step = 16
+    gy, gx = np.mgrid[0 : h + step : step, 0 : w + step : step].astype(np.float64)
+    dst = np.stack([gx, gy], -1)
+    src = dst.copy()
+    for _ in range(4):
+        src = dst - a * field(src)
+    full = cv2.resize(src.astype(np.float32), (gx.shape[1] * step, gy.shape[0] * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
+    paper = int(np.median(page.image[::8, ::8]))
+    image = cv2.remap(page.image, full[..., 0], full[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=paper)
+    ink = None
+    if page.ink is not None:
+        ink = cv2.remap(page.ink.astype(np.uint8), full[..., 0], full[..., 1], cv2.INTER_NEAREST) > 0
+    bent = (quads + a * field(quads)).astype(np.float32) if len(quads) else page.quads
+    return Page(image=image, quads=bent, texts=page.texts, ink=ink, kind=page.kind)
+
+
+def photograph(page: Page, rng: random.Random) -> Page:
+    """A phone photo of a clean page: perspective, bending, uneven light, shadow, moire, motion blur
+    and a low-quality JPEG; the boxes follow the geometry."""
+    page = warp_page(
+        page, rng, max_tilt=rng.choice([2.0, 6.0]), perspective=rng.uniform(0.01, 0.07), photo_border=rng.uniform(0.0, 0.1)
+    )
+    if rng.random() < 0.6:
+        page = curve_page(page, rng)
+    img = page.image
+    if rng.random() < 0.7:
+        img = augment.uneven_light(img, rng)
+    if rng.random() < 0.35:
+        img = shadow(img, rng)
+    if rng.random() < 0.2:
+        img = augment.moire(img, rng)
+    if rng.random() < 0.3:
+        img = augment.motion_blur(img, rng)
+    elif rng.random() < 0.4:
+        img = augment.blur(img, rng)
+    if rng.random() < 0.5:
+        img = augment.noise(img, rng)
+    img = augment.jpeg(img, rng, quality=(8, 40)) if rng.random() < 0.7 else img
+    return Page(image=img, quads=page.quads, texts=page.texts, ink=page.ink, kind=page.kind)
+
+
 def to_working_page(page: Page) -> Page:
     """The page as the detector sees it: the pipeline's own scaling, contrast normalisation and padding."""
     working, matrix, (cw, ch), _ = to_working(page.image, skew=0.0)

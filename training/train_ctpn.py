@@ -19,6 +19,7 @@ models/ctpn.safetensors with their card.
 from __future__ import annotations
 
 import logging
+import os
 import random
 from pathlib import Path
 
@@ -36,8 +37,9 @@ from pipeline.preprocess import background_level, pad_to_multiple
 from pipeline.weights import save_model
 from training.ctpn_targets import assign, ignore_regions
 from training.debian_pdfs import TRAIN_PDFS, VALIDATION_PDFS, PdfPages
+from training.html_pages import HtmlPagePool
 from training.loop import Validation, batches, fit, resume, setup, shipped_or_fresh
-from training.pages import Page, PageSynth, distort, to_working_page
+from training.pages import Page, PageSynth, distort, photograph, to_working_page
 from training.real_data import IGNORE, load_pages
 from training.schedule import parse_and_train, parser
 
@@ -49,19 +51,40 @@ DATA_NOTE = (
     + ", ".join(Path(p).name for p in TRAIN_PDFS)
     + ") with pdftotext line boxes; never debian-reference; tilt +-3 deg, perspective, scan and photo degradations; "
     "real pages from ../shared/data/train (SROIE receipts, FUNSD forms, MSRA-TD500 photos; don't-care, vertical and "
-    "steeper-than-30-degree lines ignored), minus our validation images"
+    "steeper-than-30-degree lines ignored), minus our validation images; with --html-fraction > 0, HTML/CSS pages "
+    "rendered by headless Chromium at 72-300 dpi (training.html_pages: newspapers, magazines, textbooks, slides, exam "
+    "papers, tables; Simplified/Traditional Chinese and English corpus text), scanned or photographed (bending, moire, "
+    "motion blur, low-quality JPEG)"
 )
+# HTML pages as phone photos (the rest as scans): photos are where real pages fail most, and the
+# other sources already cover scans
+PHOTO_SHARE = 0.5
 VALIDATION_VERSION = "pages-v2"  # v2: real validation pages; the score is the mean of synthetic and real H-mean
 
 
 def working_page(
-    synth: PageSynth, pdfs: PdfPages | None, rng: random.Random, pdf_fraction: float, real: list[Page], real_fraction: float
+    synth: PageSynth,
+    pdfs: PdfPages | None,
+    rng: random.Random,
+    pdf_fraction: float,
+    real: list[Page],
+    real_fraction: float,
+    html: HtmlPagePool | None = None,
+    html_fraction: float = 0.0,
 ) -> Page:
     if real and rng.random() < real_fraction:
         page = rng.choice(real)
         # real pages are already scans and photos: a mild extra warp or degradation at most
         return to_working_page(distort(page, rng, strength=rng.uniform(0.0, 0.3)) if rng.random() < 0.5 else page)
-    page = pdfs.sample() if pdfs and rng.random() < pdf_fraction else None
+    if html is not None:  # html_fraction and pdf_fraction are both shares of the non-real pages
+        u = rng.random()
+        if u < html_fraction:
+            page = html.sample(rng)  # a pooled clean render: only its distortion is new
+            return to_working_page(photograph(page, rng) if rng.random() < PHOTO_SHARE else distort(page, rng))
+        use_pdf = u < html_fraction + pdf_fraction
+    else:
+        use_pdf = bool(pdfs) and rng.random() < pdf_fraction
+    page = pdfs.sample() if pdfs and use_pdf else None
     if page is None:
         page = synth(render_scale=rng.choice([1.0, 1.0, 1.25, 1.5]))
     return to_working_page(distort(page, rng))
@@ -113,7 +136,14 @@ class CropBatches(IterableDataset):
     """Endless batches of crops with their anchor targets, made in worker processes."""
 
     def __init__(
-        self, batch_size: int, crop: int, seed: int, pdf_fraction: float, real_fraction: float = 0.0, crops_per_page: int = 3
+        self,
+        batch_size: int,
+        crop: int,
+        seed: int,
+        pdf_fraction: float,
+        real_fraction: float = 0.0,
+        crops_per_page: int = 3,
+        html_fraction: float = 0.0,
     ):
         self.batch_size, self.crop, self.seed, self.pdf_fraction, self.per_page = (
             batch_size,
@@ -122,7 +152,7 @@ class CropBatches(IterableDataset):
             pdf_fraction,
             crops_per_page,
         )
-        self.real_fraction = real_fraction
+        self.real_fraction, self.html_fraction = real_fraction, html_fraction
 
     def __iter__(self):
         info = get_worker_info()
@@ -131,9 +161,10 @@ class CropBatches(IterableDataset):
         synth = PageSynth(seed)
         pdfs = PdfPages(seed) if self.pdf_fraction > 0 else None
         real = load_pages("train") if self.real_fraction > 0 else []
+        html = HtmlPagePool(seed) if self.html_fraction > 0 else None  # Chromium starts in this worker, on first draw
         pool: list[Page] = []
         while True:
-            page = working_page(synth, pdfs, rng, self.pdf_fraction, real, self.real_fraction)
+            page = working_page(synth, pdfs, rng, self.pdf_fraction, real, self.real_fraction, html, self.html_fraction)
             pool += [random_crop(page, self.crop, rng) for _ in range(self.per_page)]
             if len(pool) >= 2 * self.batch_size:  # mix crops of different pages in a batch
                 rng.shuffle(pool)
@@ -307,6 +338,7 @@ def export(model, model_dir: Path, state: dict, metrics: dict, args, lr: float) 
             "val_hmean": metrics["score"],
             "val_version": VALIDATION_VERSION,
             "real_fraction": args.real_fraction,
+            "html_fraction": args.html_fraction,
             "command": "python -m training.train_ctpn --minutes N (resumes from training/runs/ctpn/last.pt)",
         },
         "metrics": {
@@ -327,6 +359,11 @@ def export(model, model_dir: Path, state: dict, metrics: dict, args, lr: float) 
 
 
 def train(args) -> None:
+    if args.html_fraction > 0:  # fail now, not in a data worker minutes later
+        from web.local_stack import chromium_path
+
+        if not os.access(chromium_path(), os.X_OK):
+            raise SystemExit(f"--html-fraction needs Chromium ({chromium_path()} is missing); use --html-fraction 0")
     device, model_dir, run = setup(args, "ctpn")
     model, opt, state = build(device, model_dir, run, args.lr or 1e-3)
     if args.lr:  # an explicit rate overrides the one saved with the optimiser
@@ -342,6 +379,7 @@ def train(args) -> None:
         seed=args.seed + state["step"],
         pdf_fraction=args.pdf_fraction,
         real_fraction=args.real_fraction,
+        html_fraction=args.html_fraction,
     )
     since_log = {"parts": np.zeros(3), "steps": 0, "crops": state["crops"]}
 
@@ -390,8 +428,15 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--crop", type=int, default=512, help="crop side in working pixels, a multiple of 16")
     p.add_argument("--anchors-per-crop", type=int, default=256, help="anchors in the score loss per crop, at most half positive")
-    p.add_argument("--pdf-fraction", type=float, default=0.2, help="share of pages rendered from Debian PDFs")
+    p.add_argument("--pdf-fraction", type=float, default=0.2, help="share of the non-real pages rendered from Debian PDFs")
     p.add_argument("--real-fraction", type=float, default=0.4, help="share of pages from the real sets in ../shared/data/train")
+    p.add_argument(
+        "--html-fraction",
+        type=float,
+        default=0.25,
+        help="share of the non-real pages rendered from HTML by Chromium (training.html_pages), taken from the "
+        "drawn pages' share (the PDF share stays); 0 turns it off",
+    )
     parse_and_train(p, train)
 
 
