@@ -1050,19 +1050,24 @@ def html_line_crops(seed: int, data_dir=DATA_DIR, distort_share: float = 0.5) ->
     yield from line_crops(stream())
 
 
-def measure(n: int = 8, seed: int = 0) -> float:
-    """Pages per second of this process (one core): ``python -m training.html_pages``."""
+def measure(n: int = 24, seed: int = 0) -> float:
+    """Pages per second of this process, by kind: ``taskset -c 0 python -m training.html_pages``."""
     import time
 
     pages = HtmlPages(seed)
-    pages()  # the browser's start is paid once per process, not per page
-    start = time.perf_counter()
+    pages(kind="slide", dpi=72)  # the browser's start is paid once per process, not per page
+    times: dict[str, list[float]] = {}
     lines = 0
     for _ in range(n):
-        lines += len(pages().quads)
-    rate = n / (time.perf_counter() - start)
-    print(f"{rate:.2f} pages/s, {lines / n:.0f} lines per page")
-    return rate
+        start = time.perf_counter()
+        page = pages()
+        times.setdefault(page.kind, []).append(time.perf_counter() - start)
+        lines += len(page.quads)
+    total = sum(sum(t) for t in times.values())
+    for kind, t in sorted(times.items()):
+        print(f"{kind:16s} {len(t):3d} pages  {np.mean(t):.2f} s/page")
+    print(f"{n / total:.2f} pages/s, {lines / n:.0f} lines per page")
+    return n / total
 
 
 if __name__ == "__main__":
