@@ -9,7 +9,7 @@ STAMP := $(VENV)/.setup-stamp
 
 export VENV PYTHON
 
-.PHONY: help setup run test test-trained lint format bench loadtest screenshots clean
+.PHONY: help setup run test test-trained lint format bench loadtest chaos screenshots clean
 
 help:
 	@echo "make setup        virtualenv, Python and Debian dependencies (idempotent)"
@@ -19,6 +19,7 @@ help:
 	@echo "make lint         ruff check + ruff format --check"
 	@echo "make bench        accuracy/speed benchmark (python -m bench)"
 	@echo "make loadtest     200 jobs by 20 clients against its own API + 2 workers"
+	@echo "make chaos        the load test while workers, Redis and PostgreSQL are killed (own servers)"
 	@echo "make screenshots  screenshots of the web pages into docs/screenshots/"
 	@echo "make clean        remove caches and var/ (jobs, keys, local servers' files)"
 
@@ -51,6 +52,9 @@ bench: setup
 
 loadtest: setup
 	scripts/loadtest.sh
+
+chaos: setup
+	scripts/chaos.sh
 
 # The web pages' screenshots; the module is provided with the web pages (issue 5).
 screenshots: setup
