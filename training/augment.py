@@ -70,16 +70,23 @@ def motion_blur(img: np.ndarray, rng: random.Random, longest: int = 11) -> np.nd
 
 
 def moire(img: np.ndarray, rng: random.Random) -> np.ndarray:
-    """A screen or halftone photographed: a fine grating, then resampled coarser than its period,
-    so that it aliases into the broad beat bands of moire."""
+    """A screen or halftone photographed: two fine gratings a few per cent apart in period and angle
+    (the pixel grid and the sensor's) beat into broad bands; the lens blurs most of the fine grating
+    away and leaves the bands."""
     h, w = img.shape
-    period, angle, depth = rng.uniform(1.8, 4.0), rng.uniform(0, np.pi), rng.uniform(0.06, 0.2)
-    y = np.arange(h, dtype=np.float32)[:, None] * np.float32(np.sin(angle))
-    x = np.arange(w, dtype=np.float32)[None, :] * np.float32(np.cos(angle))
-    screen = 1.0 - depth * (0.5 + 0.5 * np.cos((x + y) * np.float32(2 * np.pi / period)))
-    f = rng.uniform(0.55, 0.9)
-    small = cv2.resize(img.astype(np.float32) * screen, (max(1, int(w * f)), max(1, int(h * f))), interpolation=cv2.INTER_NEAREST)
-    return np.clip(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), 0, 255).astype(np.uint8)
+    y, x = np.arange(h, dtype=np.float32)[:, None], np.arange(w, dtype=np.float32)[None, :]
+
+    def grating(period: float, angle: float) -> np.ndarray:
+        return 0.5 + 0.5 * np.cos(
+            (x * np.float32(np.cos(angle)) + y * np.float32(np.sin(angle))) * np.float32(2 * np.pi / period)
+        )
+
+    period, angle = rng.uniform(1.8, 4.0), rng.uniform(0, np.pi)
+    beat = grating(period, angle) * grating(period * rng.uniform(1.02, 1.12), angle + rng.uniform(-0.08, 0.08))
+    beat = cv2.GaussianBlur(beat, (0, 0), period * rng.uniform(0.3, 0.6))
+    beat = (beat - beat.min()) / max(float(np.ptp(beat)), 1e-6)
+    screen = 1.0 - rng.uniform(0.06, 0.25) * beat
+    return np.clip(img.astype(np.float32) * screen, 0, 255).astype(np.uint8)
 
 
 def perspective(img: np.ndarray, rng: random.Random, amount: float = 0.04) -> np.ndarray:

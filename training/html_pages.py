@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import functools
 import html
+import logging
 import os
 import random
 from collections.abc import Iterable, Iterator
@@ -43,11 +44,14 @@ from training.fonts import Font, cjk_fonts, latin_fonts
 from training.pages import ASCENT, DESCENT, INK_CONTRAST, Page, box_quad
 from training.real_data import IGNORE
 
+log = logging.getLogger(__name__)
 CSS_DPI = 96  # a CSS pixel is 1/96 inch: device scale factor = dpi / 96
 A4 = (794, 1123)  # CSS pixels
 DPIS = (72, 96, 100, 120, 150, 200, 250, 300)
 DPI_WEIGHTS = (3, 2, 3, 2, 3, 3, 1, 1)  # low resolution is where detection fails today; 300 dpi costs 9x the pixels of 100
-MERGE_GAP = 1.2  # fragments of one visual line merge across gaps up to this many line heights
+# Fragments of one visual line of one block merge across gaps up to this many line heights: justified
+# narrow columns spread words 2-3 em apart and are still one line; wider gaps part separate texts.
+MERGE_GAP = 4.0
 
 
 # ---- text ------------------------------------------------------------------------------------------
@@ -239,7 +243,7 @@ class HtmlPageSynth:
             + self._fonts_css()
             + "html, body { margin: 0; padding: 0; }\n"
             + f"body {{ width: {self.width}px; height: {self.height}px; overflow: hidden; position: relative; "
-            + f"font-family: BL, BC; color: {_css(self.ink)}; font-kerning: normal; }}\n"
+            + f"font-family: BL, BC; color: {_css(self.ink)}; font-kerning: normal; overflow-wrap: anywhere; }}\n"
             + "h1, h2, h3, h4, .H { font-family: HL, HC; margin: 0; }\n"
             + ".M { font-family: ML, BC; }\n"
             + "p { margin: 0; }\n"
@@ -600,18 +604,21 @@ class HtmlPageSynth:
                 n = rng.randint(100, 500)
                 parts.append(self._paragraphs(text_w, n / (text_w / size) * size * 1.6, size))
                 y += n / (text_w / size) * size * 1.6 * (2 if lang == "en" else 1) * 0.5 + size
-        if rng.random() < 0.5:  # footnote in small print
-            parts.append(
-                f'<div style="position: absolute; left: {margin}px; right: {margin}px; bottom: {margin // 2}px; background: inherit; '
+        footnote = ""
+        if rng.random() < 0.5:  # footnote in small print, below the text's clipped box
+            footnote = (
+                f'<div style="position: absolute; left: {margin}px; right: {margin}px; bottom: {margin // 2}px; '
                 f'font-size: {size * 0.7:.1f}px; border-top: 1px solid; padding-top: 3px;">'
                 f"① {self._e(self.text.prose(lang, rng.randint(30, 120)))}</div>"
             )
+        # the flow clips at its own box (no padding): overflow clips at the padding edge, which the DOM reads as the box
         css = (
             f"body {{ {self._paper_css()} }}\n"
-            f".page {{ padding: {margin}px; height: {h - 2 * margin - size * 4:.0f}px; overflow: hidden; font-size: {size}px; "
+            f".page {{ padding: {margin}px; }}\n"
+            f".flow {{ height: {h - 2 * margin - size * 4:.0f}px; overflow: hidden; font-size: {size}px; "
             f"line-height: {rng.uniform(1.4, 1.8):.2f}; text-align: {rng.choice(['justify', 'left'])}; }}\n"
         )
-        return f'<div class="page">{"".join(parts)}</div>', css
+        return f'<div class="page"><div class="flow">{"".join(parts)}</div></div>{footnote}', css
 
     def _slide(self) -> tuple[str, str]:
         rng, lang = self.rng, self.lang
@@ -788,14 +795,34 @@ def _data_url(bgr: np.ndarray) -> str:
 
 # ---- the browser ---------------------------------------------------------------------------------
 
-# Per character of every text node: its rect (one per visual line), and characters that follow on
-# the same visual line into one fragment. Whitespace joins fragments but never sets their extent.
+# Per character of every text node: its rect (one per visual line); characters that follow on the
+# same visual line (same top, further right, however wide a justified gap) form one fragment.
+# Whitespace joins fragments but never sets their extent.
 _LINES_JS = """
 ([pageW, pageH]) => {
   const frags = [], blocks = new Map(), clips = new Map();
   const blockOf = (el) => {
     while (el.parentElement && getComputedStyle(el).display === 'inline') el = el.parentElement;
     return el;
+  };
+  // a paragraph that runs on into the next column is one block with lines side by side: the column
+  // (from the multi-column ancestor's left edge and column pitch) keeps them apart
+  const multicols = new Map();
+  const multicolOf = (el) => {
+    if (multicols.has(el)) return multicols.get(el);
+    let m = null;
+    for (let a = el; a && a !== document.documentElement; a = a.parentElement) {
+      const s = getComputedStyle(a);
+      if (s.columnCount !== 'auto') {
+        const n = parseInt(s.columnCount), pl = parseFloat(s.paddingLeft);
+        const width = a.clientWidth - pl - parseFloat(s.paddingRight);
+        const gap = s.columnGap === 'normal' ? parseFloat(s.fontSize) : parseFloat(s.columnGap);
+        m = [a.getBoundingClientRect().left + a.clientLeft + pl, (width + gap) / n];
+        break;
+      }
+    }
+    multicols.set(el, m);
+    return m;
   };
   const clipOf = (el) => {
     if (!el || el === document.documentElement) return [0, 0, pageW, pageH];
@@ -816,6 +843,7 @@ _LINES_JS = """
     if (!/\\S/.test(s) || getComputedStyle(el).visibility !== 'visible') continue;
     const block = blockOf(el);
     if (!blocks.has(block)) blocks.set(block, blocks.size);
+    const mc = multicolOf(block);
     const bid = blocks.get(block), ignore = el.closest('[data-ignore]') !== null, clip = clipOf(el);
     let cur = null;
     for (let i = 0; i < s.length; ) {
@@ -827,11 +855,12 @@ _LINES_JS = """
       if (!rects.length) continue;
       const r = rects[rects.length - 1], space = /\\s/.test(ch);
       const h = cur ? cur[4] - cur[2] : 0;
-      if (cur && Math.abs(r.top - cur[2]) < 0.5 * h && r.left > cur[1] - 1 && r.left < cur[3] + 2 * h) {
+      if (cur && Math.abs(r.top - cur[2]) < 0.5 * h && r.left > cur[1] - 1) {
         cur[6] += ch;
         if (!space) { cur[3] = Math.max(cur[3], r.right); cur[2] = Math.min(cur[2], r.top); cur[4] = Math.max(cur[4], r.bottom); }
       } else if (!space) {
-        cur = [bid, r.left, r.top, r.right, r.bottom, ignore, ch, ...clip];
+        const key = mc ? bid + ':' + Math.floor((r.left + 0.5 - mc[0]) / mc[1]) : String(bid);
+        cur = [key, r.left, r.top, r.right, r.bottom, ignore, ch, ...clip];
         frags.push(cur);
       }
     }
@@ -877,6 +906,14 @@ class Browser:
 
     def render(self, doc: HtmlDoc, scale: float) -> tuple[np.ndarray, list]:
         """The page as a grey image at ``scale`` device pixels per CSS pixel, and its text fragments (CSS pixels)."""
+        try:
+            return self._render(doc, scale)
+        except Exception as exc:  # noqa: BLE001  (a crashed or hung renderer must not end a day-long training run)
+            log.warning("Chromium failed on a page (%s: %s); restarting it", type(exc).__name__, exc)
+            self.close(force=True)
+            return self._render(doc, scale)
+
+    def _render(self, doc: HtmlDoc, scale: float) -> tuple[np.ndarray, list]:
         page = self.page
         self.cdp(
             "Emulation.setDeviceMetricsOverride",
@@ -904,10 +941,14 @@ class Browser:
         node = self.cdp("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
         return [f["familyName"] for f in self.cdp("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]]
 
-    def close(self) -> None:
+    def close(self, force: bool = False) -> None:
         if self._pid == os.getpid():
-            self._browser.close()
-            self._pw.stop()
+            try:
+                self._browser.close()
+                self._pw.stop()
+            except Exception:  # noqa: BLE001  (closing a browser that already died: nothing left to close)
+                if not force:
+                    raise
         self._pid = None
 
 
@@ -920,46 +961,52 @@ def browser() -> Browser:
 
 
 def merge_lines(frags: list, width: float, height: float) -> list[tuple[tuple[float, float, float, float], str]]:
-    """Fragments of one visual line of one block become one line: (x0, y0, x1, y1) in CSS pixels, text.
+    """Fragments of one visual line of one block (and column) become one line: (x0, y0, x1, y1) in
+    CSS pixels, text. A row of fragments splits where a gap wider than ``MERGE_GAP`` line heights
+    separates them.
 
     Lines the page clips away are dropped; lines it cuts, display formulas and lines
     without a letter or digit get the text ``IGNORE``.
     """
-    by_block: dict[int, list] = {}
+    by_block: dict = {}
     for f in frags:
         by_block.setdefault(f[0], []).append(f)
-    out = []
+    lines = []
     for group in by_block.values():
-        group.sort(key=lambda f: (f[2], f[1]))
-        lines: list[list] = []
+        # rows: fragments that share most of their height (a superscript shares most of its own)
+        group.sort(key=lambda f: f[2] + f[4])
+        rows: list[list] = []
         for f in group:
-            x0, y0, x1, y1 = f[1:5]
-            for ln in lines:
-                h = min(y1 - y0, ln[3] - ln[1])
-                overlap = min(y1, ln[3]) - max(y0, ln[1])
-                gap = max(x0 - ln[2], ln[0] - x1)
-                if overlap > 0.5 * h and gap < MERGE_GAP * max(y1 - y0, ln[3] - ln[1]):
-                    ln[4].append(f)
-                    ln[:4] = [min(ln[0], x0), min(ln[1], y0), max(ln[2], x1), max(ln[3], y1)]
-                    break
+            row = rows[-1] if rows else None
+            if row and min(f[4], row[1]) - max(f[2], row[0]) > 0.5 * min(f[4] - f[2], row[1] - row[0]):
+                row[0], row[1] = min(row[0], f[2]), max(row[1], f[4])
+                row[2].append(f)
             else:
-                lines.append([x0, y0, x1, y1, [f]])
-        for x0, y0, x1, y1, parts in lines:
-            parts.sort(key=lambda f: f[1])
-            text = " ".join("".join(f[6] for f in parts).split())
-            cx0, cy0, cx1, cy1 = (
-                min(f[7] for f in parts),
-                min(f[8] for f in parts),
-                max(f[9] for f in parts),
-                max(f[10] for f in parts),
-            )
-            vx0, vy0, vx1, vy1 = max(x0, cx0, 0), max(y0, cy0, 0), min(x1, cx1, width), min(y1, cy1, height)
-            if vx1 - vx0 < 1 or vy1 - vy0 < 0.5 * (y1 - y0) or not text:
-                continue  # clipped away (or nearly): nothing of it shows
-            cut = (vx0, vy0, vx1, vy1) != (x0, y0, x1, y1)
-            if cut or any(f[5] for f in parts) or not any(ch.isalnum() for ch in text):
-                text = IGNORE
-            out.append(((vx0, vy0, vx1, vy1), text))
+                rows.append([f[2], f[4], [f]])
+        for top, bottom, row in rows:
+            row.sort(key=lambda f: f[1])
+            right = row[0][3]
+            lines.append([row[0]])
+            for f in row[1:]:
+                if f[1] - right > MERGE_GAP * (bottom - top):
+                    lines.append([f])
+                else:
+                    lines[-1].append(f)
+                right = max(right, f[3])
+    out = []
+    for parts in lines:
+        x0, y0 = min(f[1] for f in parts), min(f[2] for f in parts)
+        x1, y1 = max(f[3] for f in parts), max(f[4] for f in parts)
+        text = " ".join("".join(f[6] for f in parts).split())
+        cx0, cy0 = max(f[7] for f in parts), max(f[8] for f in parts)
+        cx1, cy1 = min(f[9] for f in parts), min(f[10] for f in parts)
+        vx0, vy0, vx1, vy1 = max(x0, cx0, 0), max(y0, cy0, 0), min(x1, cx1, width), min(y1, cy1, height)
+        if vx1 - vx0 < 1 or vy1 - vy0 < 0.5 * (y1 - y0) or not text:
+            continue  # clipped away (or nearly): nothing of it shows
+        cut = (vx0, vy0, vx1, vy1) != (x0, y0, x1, y1)
+        if cut or any(f[5] for f in parts) or not any(ch.isalnum() for ch in text):
+            text = IGNORE
+        out.append(((vx0, vy0, vx1, vy1), text))
     return out
 
 

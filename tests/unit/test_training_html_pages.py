@@ -142,15 +142,31 @@ def test_text_the_page_hides_is_dropped_and_cut_lines_are_dont_care(pages):
     assert page.texts[1:] == [IGNORE]
 
 
-def test_merge_lines_keeps_separate_columns_apart():
-    # two fragments of one block on one visual line, far apart (a wide gap), and one close by
+def test_merge_lines_joins_a_row_and_splits_it_at_wide_gaps():
+    # a superscript at the end of the line is sorted first (it sits higher) but joins its row;
+    # a fragment far to the right is a line of its own
     frags = [
-        [0, 10, 0, 60, 11, False, "left", 0, 0, 500, 500],
-        [0, 63, 0, 90, 11, False, " part", 0, 0, 500, 500],
-        [0, 300, 0, 350, 11, False, "right", 0, 0, 500, 500],
+        [0, 10, 20, 60, 31, False, "Definition", 0, 0, 500, 500],
+        [0, 63, 20, 120, 31, False, " x", 0, 0, 500, 500],
+        [0, 121, 17, 127, 26, False, "2", 0, 0, 500, 500],
+        [0, 300, 20, 350, 31, False, "right", 0, 0, 500, 500],
     ]
     lines = merge_lines(frags, 500, 500)
-    assert sorted(t for _, t in lines) == ["left part", "right"]
+    assert sorted(t for _, t in lines) == ["Definition x2", "right"]
+    assert sorted(b for b, _ in lines) == [(10, 17, 127, 31), (300, 20, 350, 31)]
+
+
+def test_a_paragraph_across_columns_stays_in_its_columns(pages):
+    # one text node flows from the first column into the second with a narrow gap between them
+    text = "".join(ZH * 2)
+    body = (
+        '<div style="column-count: 2; column-gap: 6px; column-fill: auto; height: 120px; width: 380px; '
+        f'font-size: 12px; line-height: 1.3;"><p>{text}</p></div>'
+    )
+    page = pages.render(_doc(body, height=200), 96)
+    widths = page.quads[:, 1, 0] - page.quads[:, 0, 0]
+    assert len(page.quads) > 12 and widths.max() <= (380 - 6) / 2 + 1
+    assert page.quads[:, 0, 0].max() > 190  # the second column is there
 
 
 def test_dpi_scales_the_boxes(pages):
@@ -224,3 +240,30 @@ def test_detector_mix_takes_html_pages_from_the_pool(pages):
         (page.quads[..., 0] >= -2) & (page.quads[..., 0] <= w + 2) & (page.quads[..., 1] >= -2) & (page.quads[..., 1] <= h + 2)
     )
     assert inside.mean() > 0.95
+
+
+def test_a_dead_browser_is_restarted(pages, browser):
+    browser._browser.close()  # as if Chromium had crashed under the training run
+    page = pages(kind="slide", dpi=72, plain=True)
+    assert len(page.quads) >= 3
+
+
+def test_motion_blur_smears_along_one_direction():
+    from training import augment
+
+    img = np.full((41, 41), 255, np.uint8)
+    img[20, 20] = 0
+    out = augment.motion_blur(img, random.Random(2), longest=11)
+    ys, xs = np.nonzero(out < 250)
+    spread = np.linalg.eigvalsh(np.cov(np.stack([xs, ys]).astype(float)))
+    assert len(xs) >= 3 and spread[1] > 4 * max(spread[0], 0.05)  # a short line, not a blot
+
+
+def test_moire_adds_broad_bands():
+    from training import augment
+
+    flat = np.full((200, 300), 200, np.uint8)
+    out = augment.moire(flat, random.Random(5))
+    assert out.shape == flat.shape and out.dtype == np.uint8
+    # aliasing leaves variation at scales far above the grating's 2-4 px period
+    assert cv2.GaussianBlur(out.astype(np.float32), (0, 0), 4).std() > 0.5
