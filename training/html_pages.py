@@ -13,8 +13,8 @@ baseline + 0.22 em] vertically, the glyph advances horizontally): each face is
 declared with ``ascent-override: 88%; descent-override: 22%``, so the content area
 Chromium reports for a run of text is exactly that band. A Range over each
 character gives its rect; characters on one visual line of one text node form a
-fragment, and the fragments of one visual line in one block (a paragraph with bold
-words, superscripts) merge into one line. Text the page clips (overflowing columns,
+fragment, and the fragments of one visual line in one block and column (a paragraph
+with bold words, superscripts) merge into one line. Text the page clips (overflowing columns,
 the page's bottom edge) is dropped when unseen and marked ``IGNORE`` (don't care)
 when cut; so are display formulas and lines without a letter or digit.
 
