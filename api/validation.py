@@ -32,12 +32,15 @@ def check_text(value: str, what: str) -> str:
     return value
 
 
-def _check_raw_utf8(raw: str, what: str) -> None:
-    """WSGI hands over the request line as latin-1; the bytes it stands for must be UTF-8."""
+def _check_raw_utf8(raw: str, what: str, *, quoted: bool) -> None:
+    """WSGI hands over the request line as latin-1 (the path already unquoted, the query not); the
+    bytes it stands for must be UTF-8."""
     try:
-        data = unquote_to_bytes(raw.encode("latin-1"))
+        data = raw.encode("latin-1")
     except UnicodeEncodeError:
-        data = unquote_to_bytes(raw.encode("utf-8", "surrogateescape"))
+        data = raw.encode("utf-8", "surrogateescape")
+    if quoted:
+        data = unquote_to_bytes(data)
     try:
         check_text(data.decode("utf-8"), what)
     except UnicodeDecodeError as exc:
@@ -58,8 +61,8 @@ def _check_json(value, where: str = "") -> None:
 
 def check_request() -> None:
     environ = request.environ
-    _check_raw_utf8(environ.get("PATH_INFO", ""), "The URL path")
-    _check_raw_utf8(environ.get("QUERY_STRING", "").replace("+", " "), "The query string")
+    _check_raw_utf8(environ.get("PATH_INFO", ""), "The URL path", quoted=False)
+    _check_raw_utf8(environ.get("QUERY_STRING", "").replace("+", " "), "The query string", quoted=True)
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str):
             check_text(value, f"The {name} in the URL")
