@@ -1,8 +1,7 @@
-"""Text that reaches the database must be text: every request is checked before its handler runs.
+"""Every request's text is checked (core/text.py) before its handler runs.
 
-PostgreSQL refuses NUL bytes, and a control character or a U+FFFD left where
-bytes were not UTF-8 (Werkzeug decodes with errors="replace") would end up in
-a tag, a file name or a key name that nobody can type again. So the path, the
+Werkzeug decodes with errors="replace", so bytes that are not UTF-8 arrive as
+U+FFFD, and the raw path and query are checked as bytes as well. The path, the
 query string, the form fields, the uploaded files' names and a JSON body's
 strings are checked once, up front, and a bad one answers 400
 ``invalid_characters`` before anything is stored.
@@ -10,26 +9,13 @@ strings are checked once, up front, and a bad one answers 400
 
 from __future__ import annotations
 
-import re
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, request
 
 from api.errors import compat_ocr_error_response
 from core.errors import InvalidCharacters
-
-# C0 controls (tab and newlines too: none of our fields spans lines), DEL, C1 controls, the
-# replacement character that stands for undecodable bytes, and lone surrogates.
-_BAD = re.compile("[\x00-\x1f\x7f-\x9f\ufffd\ud800-\udfff]")
-
-
-def check_text(value: str, what: str) -> str:
-    found = _BAD.search(value)
-    if found is not None:
-        char = found.group()
-        kind = "a NUL byte" if char == "\x00" else ("bytes that are not UTF-8" if char == "\ufffd" else "a control character")
-        raise InvalidCharacters(f"{what} contains {kind} (U+{ord(char):04X} at position {found.start()}).")
-    return value
+from core.text import check_text
 
 
 def _check_raw_utf8(raw: str, what: str, *, quoted: bool) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidOption
+from core.text import check_text
 from db.models import ApiKey
 
 KEY_PREFIX = "ocr_"
@@ -54,6 +55,7 @@ def create_key(
 ) -> NewKey:
     if not name or not name.strip():
         raise InvalidOption("A key needs a name.")
+    check_text(name, "The key name")
     if quota_pages is not None and quota_pages < 0:
         raise InvalidOption("The page quota cannot be negative.")
     limit, window = parse_rate_limit(rate_limit) if rate_limit else (None, 60)

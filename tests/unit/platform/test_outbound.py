@@ -1,5 +1,5 @@
 """Callback URLs (core/outbound.py): every spelling of an inside address is refused, and delivery goes
-to the address that was checked. Request text checks (api/validation.py)."""
+to the address that was checked. Request text checks (core/text.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from api.validation import check_text
 from core.errors import InvalidCharacters, InvalidOption
 from core.outbound import Allowlist, check_syntax, check_target, parse_url
+from core.text import check_text
+from db.keys import create_key
 from worker.webhooks import post_to
 
 NOBODY = Allowlist.parse([])
@@ -147,3 +148,9 @@ def test_bad_text_is_named(value, what):
 
 def test_good_text_passes():
     assert check_text("发票 2024 — box/12", "The tag") == "发票 2024 — box/12"
+
+
+def test_key_names_from_the_command_line_are_checked_too(database):
+    # ocr-admin passes argv, where bytes that are not UTF-8 arrive as lone surrogates.
+    with pytest.raises(InvalidCharacters), database.session() as s:
+        create_key(s, "ops-\udcff")
