@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -173,6 +173,10 @@ def test_a_worker_replaces_a_pool_process_killed_with_sigkill(alice, platform):
         platform.worker = platform.new_worker("after-respawn").start()
 
 
+def parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 # --- retention ---------------------------------------------------------------------------------------
 def test_jobs_are_deleted_with_their_files_when_retention_runs_out(alice, app, platform):
     from db.models import Job
@@ -182,11 +186,6 @@ def test_jobs_are_deleted_with_their_files_when_retention_runs_out(alice, app, p
     finished = old["finished_at"]
     days = platform.settings.retention_days
     assert old["expires_at"] is not None and old["expires_at"] > finished
-    from datetime import datetime
-
-    def parse(value: str) -> datetime:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
     assert parse(old["expires_at"]) - parse(finished) == timedelta(days=days)
     assert platform.storage_files(f"jobs/{old['job_id']}")
 
