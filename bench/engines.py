@@ -7,6 +7,9 @@
 * ``ours``: this project's pipeline (orientation -> CTPN -> CRNN).
 * ``tesseract``: Tesseract 5 through its command line, one thread (OMP_THREAD_LIMIT=1).
 * ``rapidocr``: PP-OCRv4 through PyPI rapidocr-onnxruntime, whose wheel carries the ONNX models.
+* ``ppocrv6``: PP-OCRv6 small through PyPI rapidocr 3.x, whose wheel carries the ONNX models
+  (pinned in requirements-dev.txt). Both RapidOCR packages install side by side: different
+  import names, and pip finds their requirements compatible.
 
 Tesseract and RapidOCR are references for the benchmark only; nothing outside
 ``bench/`` may import or call them.
@@ -29,6 +32,11 @@ from bench.metrics import TextLine, box_to_polygon
 
 TESSERACT_LANGS = {"en": "eng", "zh": "chi_sim+eng", "mix": "chi_sim+eng"}
 TESSERACT_PSM = {"word": "8", "line": "7"}
+# PP-OCR's line-direction classifier (mobile v2, in both RapidOCR packages) turns upright lines of
+# these pages upside down often enough to cost several points of CER (2-page trial, PP-OCRv6:
+# Traditional 100 DPI 8.9% -> 0.2%, English 3.1% -> 0.7%; PP-OCRv4: English 4.1% -> 1.4%). Every
+# benchmark page is upright, so the references run without it and are measured at their best.
+REFERENCE_LINE_CLASSIFIER = False
 
 
 class EngineUnavailable(RuntimeError):
@@ -207,7 +215,7 @@ class RapidOcrEngine:
         return cv2.cvtColor(a, cv2.COLOR_GRAY2BGR if a.ndim == 2 else cv2.COLOR_RGB2BGR)
 
     def run(self, image: Image.Image, lang: str) -> list[TextLine]:
-        result, _ = self._get()(self._bgr(image))
+        result, _ = self._get()(self._bgr(image), use_cls=REFERENCE_LINE_CLASSIFIER)
         return [TextLine([(float(x), float(y)) for x, y in box], text) for box, text, _score in (result or [])]
 
     def recognize(self, crops: list[np.ndarray], lang: str, kind: str) -> list[str]:
@@ -226,10 +234,106 @@ class RapidOcrEngine:
     def describe(self) -> str:
         from importlib.metadata import version
 
-        return f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')} (PP-OCRv4 det/rec, mobile v2 cls), onnxruntime default threads"
+        cls = "mobile v2 line classifier" if REFERENCE_LINE_CLASSIFIER else "no line classifier"
+        return f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')} (PP-OCRv4 det/rec, {cls}), onnxruntime default threads"
 
 
-ENGINES = {"ours": OursEngine, "tesseract": TesseractEngine, "rapidocr": RapidOcrEngine}
+# The files rapidocr 3.x loads for its default pipeline (PP-OCRv6 small det/rec, the mobile v2
+# line-direction classifier), all inside its wheel. Left to itself, rapidocr resolves models by name
+# and downloads whatever is not in its package folder; naming the files pins exactly these (the
+# classifier too, though it is off: turning it on must not fetch one either).
+PPOCRV6_MODELS = {
+    "Det": "PP-OCRv6_det_small.onnx",
+    "Rec": "PP-OCRv6_rec_small.onnx",
+    "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+}
+
+
+class DownloadRefused(EngineUnavailable):
+    """rapidocr tried to fetch a file: the benchmark runs offline and must measure the shipped models."""
+
+
+def _refuse_download(cls, params) -> None:
+    raise DownloadRefused(f"rapidocr tried to download {params.file_url}; the benchmark only runs models shipped in the wheel")
+
+
+class PpOcrV6Engine:
+    name = "ppocrv6"
+    title = "PP-OCRv6"
+
+    def __init__(self):
+        self._engine = None
+
+    @staticmethod
+    def model_dir() -> Path:
+        try:
+            import rapidocr
+        except ImportError as exc:
+            raise EngineUnavailable("rapidocr is not installed (pip install -r requirements-dev.txt)") from exc
+        return Path(rapidocr.__file__).parent / "models"
+
+    @classmethod
+    def model_paths(cls) -> dict[str, Path]:
+        folder = cls.model_dir()
+        paths = {stage: folder / file for stage, file in PPOCRV6_MODELS.items()}
+        missing = [p.name for p in paths.values() if not p.is_file()]
+        if missing:
+            raise EngineUnavailable(
+                f"the installed rapidocr wheel lacks {', '.join(missing)} (requirements-dev.txt pins the one that has them)"
+            )
+        return paths
+
+    def _get(self):
+        if self._engine is None:
+            paths = self.model_paths()
+            from rapidocr import RapidOCR
+            from rapidocr.utils.download_file import DownloadFile
+
+            # Every download in rapidocr goes through this one classmethod (models and dictionaries).
+            DownloadFile.run = classmethod(_refuse_download)
+            params = {f"{stage}.model_path": str(path) for stage, path in paths.items()}
+            params["Global.log_level"] = "warning"
+            engine = RapidOCR(params=params)
+            # The recognizer's character list must come from the ONNX file itself, else rapidocr fetches one.
+            if not engine._load_rec_model().session.have_key():
+                raise EngineUnavailable(f"{paths['Rec'].name} carries no character list")
+            self._engine = engine
+        return self._engine
+
+    def warm_up(self, lang: str) -> None:
+        if self._engine is None:
+            self.run(warm_up_page(), lang)  # loads the models; onnxruntime's first run is slow
+
+    def run(self, image: Image.Image, lang: str) -> list[TextLine]:
+        # rapidocr 3.x keeps use_det/use_cls/use_rec from the previous call, so every call names all three.
+        out = self._get()(RapidOcrEngine._bgr(image), use_det=True, use_cls=REFERENCE_LINE_CLASSIFIER, use_rec=True)
+        if out.boxes is None or out.txts is None:
+            return []
+        return [TextLine([(float(x), float(y)) for x, y in box], text) for box, text in zip(out.boxes, out.txts, strict=True)]
+
+    def recognize(self, crops: list[np.ndarray], lang: str, kind: str) -> list[str]:
+        engine, texts = self._get(), []
+        for crop in crops:
+            out = engine(RapidOcrEngine._bgr(crop), use_det=False, use_cls=False, use_rec=True)
+            texts.append(out.txts[0] if out.txts else "")
+        return texts
+
+    def orients(self) -> bool:
+        return False  # the classifier tells 0 from 180 per line only, not a page's rotation
+
+    def orientation(self, image: Image.Image) -> int | None:
+        return None
+
+    def describe(self) -> str:
+        from importlib.metadata import version
+
+        stages = ("Det", "Rec", "Cls") if REFERENCE_LINE_CLASSIFIER else ("Det", "Rec")
+        files = ", ".join(PPOCRV6_MODELS[s] for s in stages)
+        cls = "" if REFERENCE_LINE_CLASSIFIER else ", no line classifier"
+        return f"rapidocr {version('rapidocr')} ({files} from its wheel{cls}), onnxruntime default threads"
+
+
+ENGINES = {"ours": OursEngine, "tesseract": TesseractEngine, "rapidocr": RapidOcrEngine, "ppocrv6": PpOcrV6Engine}
 
 
 def make_engines(names: list[str], device: str | None = None) -> list:

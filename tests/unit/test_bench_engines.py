@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from bench.datasets import PageSample, PageSet
-from bench.engines import RapidOcrEngine, TesseractEngine
+from bench.engines import PPOCRV6_MODELS, DownloadRefused, PpOcrV6Engine, RapidOcrEngine, TesseractEngine
 from bench.metrics import TextLine, box_to_polygon, page_cer, page_detection
 from bench.runner import evaluate_pages, rotated
 
@@ -74,6 +74,69 @@ def test_rapidocr_reads_a_clean_page_into_lines():
     assert page_detection(truth, pred).matched == 2
     gray = np.asarray(image.convert("L"))
     assert engine.recognize([gray[40:130, 40:700]], "en", "line")[0].replace(" ", "").startswith("Thequick")
+
+
+def _rapidocr_3():
+    try:
+        from importlib.metadata import version
+
+        import rapidocr  # noqa: F401
+    except ImportError:
+        return None
+    return version("rapidocr")
+
+
+needs_rapidocr_3 = pytest.mark.skipif(
+    _rapidocr_3() is None, reason="PyPI rapidocr (3.x, PP-OCRv6) is not installed: pip install -r requirements-dev.txt"
+)
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Any attempt to open a network connection fails the test: PP-OCRv6 must run from its wheel alone."""
+    import socket
+
+    def refuse(self, address, *args):
+        raise AssertionError(f"network connection attempted to {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+
+
+@needs_rapidocr_3
+def test_ppocrv6_models_are_the_small_ones_inside_the_wheel():
+    paths = PpOcrV6Engine.model_paths()
+    assert {p.name for p in paths.values()} == set(PPOCRV6_MODELS.values())
+    assert all(p.parent == PpOcrV6Engine.model_dir() and p.stat().st_size > 100_000 for p in paths.values())
+    assert "PP-OCRv6_det_small.onnx" in PpOcrV6Engine().describe()
+
+
+@pytest.mark.slow
+@needs_rapidocr_3
+def test_ppocrv6_reads_a_clean_page_and_crops_offline(offline):
+    image, truth = rendered_page()
+    engine = PpOcrV6Engine()
+    engine.warm_up("en")
+    pred = engine.run(image, "en")
+    assert page_cer(truth, pred).cer <= 0.05
+    assert page_detection(truth, pred).matched == 2
+    gray = np.asarray(image.convert("L"))
+    # crops after a page: rapidocr 3 remembers use_det/use_cls from the last call unless told each time
+    texts = engine.recognize([gray[40:130, 40:700], gray[140:230, 40:700]], "en", "line")
+    assert [t.replace(" ", "") for t in texts] == ["Thequickbrownfoxjumps", "overthelazydog2024"]
+    assert page_cer(truth, engine.run(image, "en")).cer <= 0.05  # and a page again after crops
+
+
+@needs_rapidocr_3
+def test_ppocrv6_refuses_to_download_anything(offline):
+    from rapidocr.utils.download_file import DownloadFile, DownloadFileInput
+    from rapidocr.utils.log import logger
+
+    PpOcrV6Engine()._get()
+    with pytest.raises(DownloadRefused, match="tried to download"):
+        DownloadFile.run(
+            DownloadFileInput(file_url="https://example.invalid/x.onnx", save_path="/nonexistent/x.onnx", logger=logger)
+        )
 
 
 class BrokenOnSecondPage:
