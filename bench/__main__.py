@@ -1,7 +1,7 @@
-"""``python -m bench`` (``make bench``): our pipeline, Tesseract and PP-OCRv4 over the same evaluation sets.
+"""``python -m bench`` (``make bench``): our pipeline, Tesseract, PP-OCRv4 and PP-OCRv6 over the same evaluation sets.
 
 Prints one Markdown report and writes it to docs/benchmarks.md. The default
-sizes keep a full run under ~20 minutes on 2 CPU cores; ``--limit N`` caps
+sizes keep a full run under ~25 minutes on 2 CPU cores; ``--limit N`` caps
 every set at N items for a quick trial.
 """
 
@@ -14,21 +14,28 @@ import sys
 import time
 from pathlib import Path
 
-from bench import datasets, render
+from bench import datasets, render, traditional
 from bench.engines import ENGINES, make_engines
 from bench.report import CropRow, PageRow, Report
 from bench.report import render as render_report
 from bench.runner import evaluate_crops, evaluate_orientation, evaluate_pages
 from core.settings import REPO_ROOT
 
-SETS = ("rendered-zh", "rendered-en", "funsd", "msra", "iiit5k", "uw3", "orientation")
+SETS = ("rendered-zh", "rendered-en", "rendered-zh-tw", "funsd", "msra", "iiit5k", "uw3", "orientation")
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks.md"
+LOWRES_PAGES = 8
 
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, help="cap every set at this many items (pages, crops)")
-    ap.add_argument("--pages", type=int, default=8, help="pages per rendered set (each has a clean and a scan copy)")
+    ap.add_argument("--pages", type=int, default=8, help="pages per rendered set and variant (clean, scan)")
+    ap.add_argument("--lowres-pages", type=int, default=LOWRES_PAGES, help="pages per rendered set at 100 and 72 DPI")
+    ap.add_argument(
+        "--variants",
+        default=",".join(render.VARIANTS),
+        help=f"comma-separated copies of the rendered sets, from {', '.join(render.VARIANTS)}",
+    )
     ap.add_argument("--funsd", type=int, default=20, help="FUNSD forms")
     ap.add_argument("--msra", type=int, default=30, help="MSRA-TD500 photos")
     ap.add_argument("--iiit5k", type=int, default=300, help="IIIT5K word crops")
@@ -53,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(sets) - set(SETS)
     if unknown:
         print(f"unknown set(s): {', '.join(sorted(unknown))}; choose from {', '.join(SETS)}", file=sys.stderr)
+        return 2
+    args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = set(args.variants) - set(render.VARIANTS)
+    if unknown:
+        print(f"unknown variant(s): {', '.join(sorted(unknown))}; choose from {', '.join(render.VARIANTS)}", file=sys.stderr)
         return 2
     try:
         engines = make_engines([e.strip() for e in args.engines.split(",") if e.strip()], args.device)
@@ -79,10 +91,15 @@ def main(argv: list[str] | None = None) -> int:
 def run_sets(report: Report, args: argparse.Namespace, sets: list[str]) -> None:
     engines, cap = report.engines, args.limit
     started = time.perf_counter()
-    for lang in ("zh", "en"):
-        if f"rendered-{lang}" in sets:
-            for variant in ("clean", "scan"):
-                _pages(report, render.rendered_set(lang, variant, _capped(args.pages, cap)))
+    for lang in ("zh", "en", "zh-tw"):
+        if f"rendered-{lang}" not in sets:
+            continue
+        for variant in args.variants:
+            size = _capped(args.lowres_pages if variant.endswith("dpi") else args.pages, cap)
+            if lang == "zh-tw":
+                _pages(report, traditional.traditional_set(variant, size))
+            else:
+                _pages(report, render.rendered_set(lang, variant, size))
     if "funsd" in sets:
         _pages(report, datasets.funsd(_capped(args.funsd, cap)))
     if "msra" in sets:

@@ -4,10 +4,12 @@ The ``debian-reference-*`` packages are reserved for evaluation: nothing in
 training reads them. Pages are rasterised with ``pdftoppm`` at 200 DPI and their
 line boxes and text come from ``pdftotext -bbox-layout``. Pieces of one visual
 line that the text layer splits (a section number and its title) are joined.
-The ``scan`` variant is the clean page degraded by :func:`bench.degrade.scan_degrade`.
+The ``scan`` variant is the clean page degraded by :func:`bench.degrade.scan_degrade`;
+the ``100dpi`` and ``72dpi`` variants are the same pages rasterised at that resolution, with the
+text layer read at that scale (low-resolution scans and screenshots, not resampled 200-DPI pages).
 
 Renders are cached under ``bench/out/`` in a folder keyed by RENDER_VERSION,
-the degradation's version and the PDF's size and modification time.
+the degradation's version, the resolution and the PDF's size and modification time.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from core.settings import REPO_ROOT
 
 RENDER_VERSION = "2"
 DPI = 200
+LOW_DPIS = (100, 72)
+VARIANTS = ("clean", "scan", *(f"{d}dpi" for d in LOW_DPIS))
 OUT_DIR = REPO_ROOT / "bench" / "out"
 DOC_DIR = Path("/usr/share/debian-reference")
 PDFS = {"zh": DOC_DIR / "debian-reference.zh-cn.pdf", "en": DOC_DIR / "debian-reference.en.pdf"}
@@ -134,20 +138,27 @@ def usable(lines: list[TextLine], lang: str) -> bool:
 # ---------------------------------------------------------------- cache
 
 
-def cache_dir(lang: str) -> Path:
+def cache_dir(lang: str, dpi: int = DPI) -> Path:
     pdf = pdf_path(lang)
     stat = pdf.stat()
-    key = f"{RENDER_VERSION}|{DEGRADE_VERSION}|{DPI}|{pdf.name}|{stat.st_size}|{int(stat.st_mtime)}"
+    key = f"{RENDER_VERSION}|{DEGRADE_VERSION}|{dpi}|{pdf.name}|{stat.st_size}|{int(stat.st_mtime)}"
     return OUT_DIR / f"rendered-{lang}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
 
 
-def _write_lines(path: Path, lines: list[TextLine]) -> None:
+def write_lines(path: Path, lines: list[TextLine]) -> None:
     data = [{"polygon": [list(p) for p in line.polygon], "text": line.text} for line in lines]
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
-def _read_lines(path: Path) -> list[TextLine]:
+def read_lines(path: Path) -> list[TextLine]:
     return [TextLine([tuple(p) for p in d["polygon"]], d["text"]) for d in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def variant_dpi(variant: str) -> int:
+    """``clean``/``scan`` -> 200, ``100dpi`` -> 100."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    return int(variant.removesuffix("dpi")) if variant.endswith("dpi") else DPI
 
 
 def candidate_pages(count: int) -> list[int]:
@@ -168,16 +179,22 @@ def select_pages(lang: str, limit: int) -> list[int]:
         layer = folder / "layer" / f"p{page:04d}.json"
         if not layer.exists():
             lines = text_layer(pdf, page)
-            _write_lines(layer, lines if usable(lines, lang) else [])
-        if _read_lines(layer):
+            write_lines(layer, lines if usable(lines, lang) else [])
+        if read_lines(layer):
             chosen.append(page)
     return chosen
 
 
-def clean_page(lang: str, page: int) -> tuple[Path, Path]:
-    """(image, lines) files of one rendered page, rendering it on first use."""
-    folder = cache_dir(lang)
+def clean_page(lang: str, page: int, dpi: int = DPI) -> tuple[Path, Path]:
+    """(image, lines) files of one rendered page, rendering it on first use.
+
+    Pages are chosen at 200 DPI (:func:`select_pages`); another resolution reads the text layer again at its own scale.
+    """
+    folder = cache_dir(lang, dpi)
     image, lines = folder / "clean" / f"p{page:04d}.png", folder / "layer" / f"p{page:04d}.json"
+    if not lines.exists():
+        lines.parent.mkdir(parents=True, exist_ok=True)
+        write_lines(lines, text_layer(pdf_path(lang), page, dpi))
     if not image.exists():
         image.parent.mkdir(parents=True, exist_ok=True)
         tmp = image.with_name(f"{image.stem}-partial")  # pdftoppm adds ".png"
@@ -189,7 +206,7 @@ def clean_page(lang: str, page: int) -> tuple[Path, Path]:
                 "-l",
                 str(page),
                 "-r",
-                str(DPI),
+                str(dpi),
                 "-gray",
                 "-png",
                 "-singlefile",
@@ -210,22 +227,22 @@ def scan_page(lang: str, page: int) -> tuple[Path, Path]:
         folder.mkdir(parents=True, exist_ok=True)
         clean_image, clean_lines = clean_page(lang, page)
         with Image.open(clean_image) as im:
-            degraded, moved = scan_degrade(im, _read_lines(clean_lines), seed=zlib.crc32(f"{lang}-{page}".encode()))
-        _write_lines(lines, moved)
+            degraded, moved = scan_degrade(im, read_lines(clean_lines), seed=zlib.crc32(f"{lang}-{page}".encode()))
+        write_lines(lines, moved)
         degraded.save(image)
     return image, lines
 
 
-def _load(path: Path) -> Image.Image:
+def load_page(path: Path) -> Image.Image:
     with Image.open(path) as im:
         return im.convert("RGB")
 
 
 def rendered_set(lang: str, variant: str, limit: int) -> PageSet:
-    """``rendered-<lang> <variant>``: ``limit`` Debian Reference pages, ``clean`` or ``scan``."""
-    make = {"clean": clean_page, "scan": scan_page}[variant]
+    """``rendered-<lang> <variant>``: ``limit`` Debian Reference pages, ``clean``, ``scan``, ``100dpi`` or ``72dpi``."""
+    dpi = variant_dpi(variant)
     samples = []
     for page in select_pages(lang, limit):
-        image, lines = make(lang, page)
-        samples.append(PageSample(f"{lang}-p{page}", _read_lines(lines), lambda p=image: _load(p)))
+        image, lines = scan_page(lang, page) if variant == "scan" else clean_page(lang, page, dpi)
+        samples.append(PageSample(f"{lang}-p{page}", read_lines(lines), lambda p=image: load_page(p)))
     return PageSet(f"rendered-{lang} {variant}", lang, samples)

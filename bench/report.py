@@ -275,16 +275,23 @@ HOW = [
     "matched to one counts neither way. FUNSD's lines are built from its word boxes: an entity's words that "
     "overlap vertically form one line.",
     "- **s/page**: wall time of the engine's call per page, models already loaded; Tesseract's includes starting "
-    "its process and reading a PNG. Tesseract runs one thread (OMP_THREAD_LIMIT=1); PP-OCRv4 (onnxruntime) and "
-    "ours (torch) use the cores they find.",
+    "its process and reading a PNG. Tesseract runs one thread (OMP_THREAD_LIMIT=1); PP-OCRv4 and PP-OCRv6 "
+    "(onnxruntime) and ours (torch) use the cores they find. PP-OCRv4 and PP-OCRv6 run from model files inside "
+    "their wheels with their packages' default settings, except the line-direction classifier, which is off: "
+    "it turned upright lines of these pages upside down and cost both several points of CER.",
     "- **Recognizer only**: IIIT5K words are right when they match lexicon-free, case-insensitive, letters and "
     "digits only; UW3 lines are scored by CER (same normalisation) and by exact match. Tesseract reads each crop "
     "as one word (psm 8) or one line (psm 7).",
     "- **Orientation**: clean rendered pages turned clockwise by 0, 90, 180 and 270 degrees; an engine must name "
     "the turn. Ours uses its orientation stage; Tesseract its OSD (psm 0), which gives no answer on pages with "
-    "too little text (counted wrong). PP-OCRv4 has no page-orientation model.",
+    "too little text (counted wrong). Neither RapidOCR package has a page-orientation model.",
     "- **Sets**: rendered-zh / rendered-en are pages of the Debian Reference (Debian packages debian-reference-zh-cn "
     "and -en, reserved for evaluation) rasterised at 200 DPI with their text layer as ground truth; `scan` copies "
-    "are tilted 0.5-1.2 degrees, low-contrast, blurred, noisy and JPEG-compressed, with the true boxes moved along. "
+    "are tilted 0.5-1.2 degrees, low-contrast, blurred, noisy and JPEG-compressed, with the true boxes moved along; "
+    "`100dpi` / `72dpi` copies are the same pages rasterised at that resolution with the text layer at that scale. "
+    "rendered-zh-tw pages are Traditional Chinese typeset on A4 from Debian's zh_TW message catalogs (programs "
+    "without a zh_TW man page, since training reads those; messages sharing a 10-character run with them dropped) "
+    "in Noto Sans/Serif CJK TC and AR PL UMing/UKai TW, each line's box as the renderer drew it; they are read "
+    "with `lang=zh` (Tesseract: chi_sim, the only Chinese traineddata installed). "
     "FUNSD, MSRA-TD500, IIIT5K and UW3 come from `../shared/data/dev/` and are used for evaluation only.",
 ]
