@@ -60,6 +60,9 @@ stop_all() {
     STOPPING=1
     say ""
     say "Stopping..."
+    # jobs -p too: a signal between starting a child and recording it in PIDS must not orphan it.
+    # shellcheck disable=SC2207
+    PIDS+=($(jobs -p))
     local pid
     for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
     # The worker finishes or gives back its current page (acks_late: an unfinished page is redelivered).
