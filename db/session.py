@@ -32,7 +32,9 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # A database host that does not answer at all (no refusal) must fail in seconds, not after TCP's
+    # minutes: the API answers 503 and workers retry, instead of both hanging with the request.
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args={"connect_timeout": 10})
 
 
 class Database:

@@ -219,6 +219,24 @@ def test_a_database_outage_answers_503_with_retry_after_and_stores_nothing(behin
     assert api.get("/v1/jobs", headers=alice.headers).status_code == 200
 
 
+def test_a_database_that_does_not_answer_gives_503_in_seconds(platform, alice):
+    """A host that takes the connection and then says nothing (a hung server, a black hole) costs the
+    connect timeout, not the request thread for good."""
+    from api.app import create_app
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the handshake; nobody ever answers
+        url = make_url(platform.env["OCR_DATABASE_URL"]).set(host="127.0.0.1", port=silent.getsockname()[1])
+        app = create_app(dataclasses.replace(platform.settings, database_url=url.render_as_string(hide_password=False)))
+        started = time.monotonic()
+        answer = app.test_client().get("/v1/jobs", headers=alice.headers)
+        took = time.monotonic() - started
+        app.extensions["ocr"].db.dispose()
+    assert answer.status_code == 503 and answer.json["error"] == "database_unavailable"
+    assert took < 60, took
+
+
 class CountingApp:
     """WSGI wrapper that counts the answers by status, so a test sees the retries a client made."""
 
