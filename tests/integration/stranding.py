@@ -4,12 +4,12 @@
 
 The process's OCR_BROKER_URL points at a port nobody listens on (Redis stopped).
 It records a job as the API does (rows, then the upload in storage) and, as
-SPEC asks, runs split_job and then run_page for each page with Celery's
+SPEC asks, runs split_job, run_page for each page and finish_job with Celery's
 ``apply`` in this process: every database write happens, every message they
 send next is lost. Prints {"job_id": ...}.
 
 SPEC: {"api_key_id": int, "files": [[path, name], ...], "outputs": "json,txt",
-       "callback_url": str | null, "tasks": ["split", "pages"]}
+       "callback_url": str | null, "tasks": ["split", "pages", "finish"]}
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ def main(spec: dict) -> None:
             page_ids = list(s.scalars(select(Page.id).where(Page.job_id == job_id).order_by(Page.page_number)))
         for page_id in page_ids:
             tasks.run_page.apply(args=[page_id])
+    if "finish" in spec["tasks"]:
+        tasks.finish_job.apply(args=[job_id])
     print(json.dumps({"job_id": job_id}))
 
 
