@@ -34,7 +34,15 @@ class LineSampler:
     lightly degraded now and then.
     """
 
-    def __init__(self, lang: str, charset: Charset, seed: int, real: list[RealLine] | None = None, real_fraction: float = 0.0):
+    def __init__(
+        self,
+        lang: str,
+        charset: Charset,
+        seed: int,
+        real: list[RealLine] | None = None,
+        real_fraction: float = 0.0,
+        small_text: float = 0.0,
+    ):
         self.rng = random.Random(seed)
         self.text = TextSampler(lang, seed)
         self.charset = charset
@@ -43,6 +51,9 @@ class LineSampler:
         self.latin = latin_fonts()
         self.real = real or []
         self.real_fraction = real_fraction if self.real else 0.0
+        # share of lines drawn at 8-15 px: a page rasterised at 72-100 dpi hints and blurs its
+        # glyphs at that size, which down-sampling a large rendering does not imitate
+        self.small_text = small_text
 
     def sample(self) -> tuple[np.ndarray, str, bool]:
         if self.real_fraction and self.rng.random() < self.real_fraction:
@@ -70,7 +81,8 @@ class LineSampler:
             font = self.rng.choice(pool)
             if not font.covers(text):
                 continue
-            img = render_line(text, font, self.rng.randint(18, 44), self.rng)
+            small = self.rng.random() < self.small_text
+            img = render_line(text, font, self.rng.randint(8, 15) if small else self.rng.randint(18, 44), self.rng)
             if img.shape[0] < 4 or img.shape[1] < 4:
                 continue
             if self.rng.random() < 0.12:
@@ -110,14 +122,15 @@ class LineBatches(IterableDataset):
         pool_batches: int = 8,
         real: list[RealLine] | None = None,
         real_fraction: float = 0.0,
+        small_text: float = 0.0,
     ):
         self.lang, self.charset, self.batch_size, self.seed, self.pool = lang, charset, batch_size, seed, pool_batches
-        self.real, self.real_fraction = real, real_fraction
+        self.real, self.real_fraction, self.small_text = real, real_fraction, small_text
 
     def __iter__(self):
         info = get_worker_info()
         worker = info.id if info else 0
-        sampler = LineSampler(self.lang, self.charset, self.seed * 1000 + worker, self.real, self.real_fraction)
+        sampler = LineSampler(self.lang, self.charset, self.seed * 1000 + worker, self.real, self.real_fraction, self.small_text)
         rng = random.Random(self.seed * 7919 + worker)
         while True:
             pool = [sampler.sample() for _ in range(self.batch_size * self.pool)]

@@ -184,6 +184,7 @@ def export(model, charset_name, lang, model_dir, state, metrics, args):
             "val_cer": val_cer,
             "val_version": VALIDATION_VERSION,
             "real_fraction": args.real_fraction,
+            "small_text": args.small_text,
             "real_lines": state.get("real_lines"),
             "command": f"python -m training.train_crnn --lang {lang}"
             + (f" --init-from {state['init_from']}" if state.get("init_from") else ""),
@@ -222,6 +223,7 @@ def train(args) -> None:
         seed=args.seed + state["step"],
         real=real_train,
         real_fraction=args.real_fraction,
+        small_text=args.small_text,
     )
     last = {"loss": float("nan"), "lines": state["lines"]}
 
@@ -285,6 +287,12 @@ def main() -> None:
         "--init-from",
         default=None,
         help="without a checkpoint, start from this shipped recognizer (e.g. crnn_en) instead of crnn_<lang>",
+    )
+    p.add_argument(
+        "--small-text",
+        type=float,
+        default=0.15,
+        help="share of synthetic training lines drawn at 8-15 px, as low-dpi pages rasterise them (validation lines keep 18-44 px)",
     )
     parse_and_train(p, train)
 
