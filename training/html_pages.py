@@ -33,6 +33,7 @@ import logging
 import os
 import random
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -874,12 +875,23 @@ class Browser:
     """One headless Chromium for this process, started on first use and kept for every page.
 
     Started lazily and re-started after a fork: a DataLoader worker must not share its
-    parent's connection to the browser.
+    parent's connection to the browser. Every Playwright call runs on one thread of the
+    Browser's own: the sync API refuses a thread that already runs an event loop (another
+    Playwright user in the same process, such as the browser tests' session fixture), and its
+    objects belong to the thread that made them.
     """
 
     def __init__(self, executable: str | None = None):
         self.executable = executable
         self._pid: int | None = None
+        self._thread: ThreadPoolExecutor | None = None
+
+    def call(self, fn, *args):
+        """``fn(*args)`` on the browser's thread, with the browser started in this process."""
+        if self._pid != os.getpid():
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="chromium")
+            self._thread.submit(self._start).result()
+        return self._thread.submit(fn, *args).result()
 
     def _start(self) -> None:
         from playwright.sync_api import sync_playwright
@@ -894,35 +906,28 @@ class Browser:
         self._cdp = self._page.context.new_cdp_session(self._page)
         self._pid = os.getpid()
 
-    @property
-    def page(self):
-        if self._pid != os.getpid():
-            self._start()
-        return self._page
-
     def cdp(self, method: str, params: dict | None = None) -> dict:
-        self.page  # noqa: B018  (starts the browser in this process)
-        return self._cdp.send(method, params or {})
+        return self.call(lambda: self._cdp.send(method, params or {}))
 
     def render(self, doc: HtmlDoc, scale: float) -> tuple[np.ndarray, list]:
         """The page as a grey image at ``scale`` device pixels per CSS pixel, and its text fragments (CSS pixels)."""
         try:
-            return self._render(doc, scale)
+            return self.call(self._render, doc, scale)
         except Exception as exc:  # noqa: BLE001  (a crashed or hung renderer must not end a day-long training run)
             log.warning("Chromium failed on a page (%s: %s); restarting it", type(exc).__name__, exc)
             self.close(force=True)
-            return self._render(doc, scale)
+            return self.call(self._render, doc, scale)
 
     def _render(self, doc: HtmlDoc, scale: float) -> tuple[np.ndarray, list]:
-        page = self.page
-        self.cdp(
+        page, cdp = self._page, self._cdp
+        cdp.send(
             "Emulation.setDeviceMetricsOverride",
             {"width": doc.width, "height": doc.height, "deviceScaleFactor": scale, "mobile": False},
         )
         page.set_content(doc.html, wait_until="load")
         page.evaluate("document.fonts.ready.then(() => 0)")
         frags = page.evaluate(_LINES_JS, [doc.width, doc.height])
-        shot = self.cdp(
+        shot = cdp.send(
             "Page.captureScreenshot",
             {
                 "format": "png",
@@ -943,12 +948,17 @@ class Browser:
 
     def close(self, force: bool = False) -> None:
         if self._pid == os.getpid():
-            try:
+
+            def stop() -> None:
                 self._browser.close()
                 self._pw.stop()
+
+            try:
+                self._thread.submit(stop).result()
             except Exception:  # noqa: BLE001  (closing a browser that already died: nothing left to close)
                 if not force:
                     raise
+            self._thread.shutdown(wait=False)
         self._pid = None
 
 

@@ -243,7 +243,7 @@ def test_detector_mix_takes_html_pages_from_the_pool(pages):
 
 
 def test_a_dead_browser_is_restarted(pages, browser):
-    browser._browser.close()  # as if Chromium had crashed under the training run
+    browser.call(lambda: browser._browser.close())  # as if Chromium had crashed under the training run
     page = pages(kind="slide", dpi=72, plain=True)
     assert len(page.quads) >= 3
 
@@ -267,3 +267,20 @@ def test_moire_adds_broad_bands():
     assert out.shape == flat.shape and out.dtype == np.uint8
     # aliasing leaves variation at scales far above the grating's 2-4 px period
     assert cv2.GaussianBlur(out.astype(np.float32), (0, 0), 4).std() > 0.5
+
+
+def test_renders_beside_another_playwright_user_of_this_thread(corpus):
+    # The browser tests hold a sync Playwright open for the whole session; the sync API refuses
+    # a second one on a thread whose event loop is in use, so the page renderer has its own thread.
+    from playwright.sync_api import sync_playwright
+
+    from training.html_pages import Browser
+
+    with sync_playwright():
+        own = Browser()
+        try:
+            doc = _doc(f"<p>{EN[0]}</p>", width=400, height=100)
+            page = HtmlPages(seed=5, data_dir=corpus, renderer=own).render(doc, 96)
+            assert page.texts and page.image.shape[0] == 100
+        finally:
+            own.close()
