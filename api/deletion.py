@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from api.services import Services
 from db.blobs import drop_references
 from db.models import Job, JobFile, Page
+from db.session import retry_conflicts
 from storage import input_key, job_prefix
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,13 @@ log = logging.getLogger(__name__)
 
 def delete_job_data(svc: Services, job_id: str) -> bool:
     """Remove the job; False if there was none."""
+    if not retry_conflicts(lambda: _delete_rows(svc, job_id)):
+        return False
+    svc.storage.delete_prefix(job_prefix(job_id))
+    return True
+
+
+def _delete_rows(svc: Services, job_id: str) -> bool:
     with svc.db.session() as s:
         # Locked, so two deletes of one job cannot both take its uploads' counts down.
         job = s.get(Job, job_id, with_for_update=True)
@@ -34,5 +42,4 @@ def delete_job_data(svc: Services, job_id: str) -> bool:
         s.execute(delete(JobFile).where(JobFile.job_id == job_id))
         s.execute(delete(Job).where(Job.id == job_id))
         drop_references(s, hashes, lambda sha256: svc.storage.delete(input_key(sha256)))
-    svc.storage.delete_prefix(job_prefix(job_id))
     return True

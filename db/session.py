@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import random
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
 
 _lock = threading.Lock()
 _databases: dict[str, Database] = {}
@@ -51,6 +57,29 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: it rolled the whole transaction back
+# and says running it again may succeed.
+_CONFLICT_STATES = ("40P01", "40001")
+
+
+def is_transaction_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _CONFLICT_STATES
+
+
+def retry_conflicts(transaction: Callable[[], T], attempts: int = 4) -> T:
+    """``transaction()`` (which opens and commits its own session), run again when PostgreSQL chose
+    it as a deadlock's victim: two transactions taking the same rows in opposite orders, e.g. a
+    delete of a job while its pages are being recorded, is a race to retry, not an outage."""
+    for attempt in range(attempts):
+        try:
+            return transaction()
+        except DBAPIError as exc:
+            if not is_transaction_conflict(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(random.uniform(0.02, 0.1) * 2**attempt)  # jittered: both sides may retry
+    raise AssertionError("unreachable")
 
 
 def get_database(url: str) -> Database:

@@ -101,6 +101,11 @@ def _apply_page_budget(plans: list[FilePlan], max_pages: int) -> None:
 def _record_split(ctx: Context, job_id: str, api_key_id: int, plans: list[FilePlan]) -> SplitOutcome:
     total = sum(len(p.pages) for p in plans)
     with ctx.db.session() as s:
+        # The job's row before its files' rows, the order a delete takes them in: the opposite
+        # order deadlocked against a delete of the same job.
+        job = s.get(Job, job_id, with_for_update=True)
+        if job is None or job.status != JobStatus.QUEUED:
+            raise _JobNoLongerQueued()
         for plan in plans:
             f = s.get(JobFile, plan.file_id)
             f.format, f.page_count = plan.format, plan.page_count
