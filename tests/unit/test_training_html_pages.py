@@ -272,15 +272,20 @@ def test_moire_adds_broad_bands():
 def test_renders_beside_another_playwright_user_of_this_thread(corpus):
     # The browser tests hold a sync Playwright open for the whole session; the sync API refuses
     # a second one on a thread whose event loop is in use, so the page renderer has its own thread.
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Error, sync_playwright
 
     from training.html_pages import Browser
 
-    with sync_playwright():
-        own = Browser()
-        try:
-            doc = _doc(f"<p>{EN[0]}</p>", width=400, height=100)
-            page = HtmlPages(seed=5, data_dir=corpus, renderer=own).render(doc, 96)
-            assert page.texts and page.image.shape[0] == 100
-        finally:
-            own.close()
+    try:
+        other = sync_playwright().start()
+    except Error:  # the browser tests' session Playwright already holds this thread: the case itself
+        other = None
+    own = Browser()
+    try:
+        doc = _doc(f"<p>{EN[0]}</p>", width=400, height=100)
+        page = HtmlPages(seed=5, data_dir=corpus, renderer=own).render(doc, 96)
+        assert page.texts and page.image.shape[0] == 100
+    finally:
+        own.close()
+        if other is not None:
+            other.stop()
