@@ -38,6 +38,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from bench.load_test import Tracked, make_inputs, require_loopback
+from bench.procs import ProcessGroup
 from client.http import TERMINAL_STATUSES, ApiError, OcrClient
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +55,7 @@ def log(message: str) -> None:
 
 
 # --- the processes this run owns -------------------------------------------------------------------
-class Owned:
+class Owned(ProcessGroup):
     """A process started here in its own session, so kill -9 of its group takes its children too."""
 
     def __init__(self, name: str, argv: list[str], log_path: Path):
@@ -65,19 +66,6 @@ class Owned:
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(self.argv, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         return self
-
-    def kill9(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill9()
 
     def children(self) -> set[int]:
         try:

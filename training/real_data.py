@@ -132,7 +132,7 @@ def load_pages(split: str, root: Path = TRAIN_ROOT, max_side: int = 2000):
         quads, texts = [], []
         for ln in rec["lines"]:
             pts = np.asarray(ln["points"], dtype=np.float32).reshape(4, 2) * scale
-            steep = _tilt(pts) > MAX_TILT_DEG and _tilt(pts) < 180 - MAX_TILT_DEG
+            steep = MAX_TILT_DEG < _tilt(pts) < 180 - MAX_TILT_DEG
             ignore = ln.get("ignore") or ln.get("vertical") or steep
             quads.append(pts)
             texts.append(IGNORE if ignore else ln["text"])

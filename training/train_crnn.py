@@ -10,6 +10,7 @@ A run with no checkpoint starts from the shipped weights when those are trained.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -59,19 +60,24 @@ def greedy_texts(logits: torch.Tensor, widths: torch.Tensor, charset: Charset) -
 VALIDATION_VERSION = "lines-v3"
 
 
+@functools.cache
+def _case_pairs(charset: Charset) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class indices of the upper-case letters and of their lower-case forms, once per charset."""
+    pairs = [
+        (charset.index[c], charset.index[c.lower()])
+        for c in map(chr, range(65, 91))
+        if c in charset.index and c.lower() in charset.index
+    ]
+    return torch.tensor([u for u, _ in pairs]), torch.tensor([low for _, low in pairs])
+
+
 def fold_case_log_probs(log_probs: torch.Tensor, case_unknown: torch.Tensor, charset: Charset) -> torch.Tensor:
     """(T, B, C) log-probabilities where, for the samples whose label's case is unknown, emitting an
     upper-case letter means emitting it in either case: the CTC loss then marginalises over the
     print's case instead of teaching that lower-case print reads as capitals."""
     if not bool(case_unknown.any()):
         return log_probs
-    pairs = [
-        (charset.index[c], charset.index[c.lower()])
-        for c in map(chr, range(65, 91))
-        if c in charset.index and c.lower() in charset.index
-    ]
-    upper = torch.tensor([u for u, _ in pairs], device=log_probs.device)
-    lower = torch.tensor([low for _, low in pairs], device=log_probs.device)
+    upper, lower = (t.to(log_probs.device) for t in _case_pairs(charset))
     rows = case_unknown.nonzero().flatten().to(log_probs.device)
     out = log_probs.clone()
     sub = log_probs[:, rows]  # (T, b, C)

@@ -14,7 +14,6 @@ import dataclasses
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from bench.procs import ProcessGroup
 from core import settings as settings_module
 from core.settings import REPO_ROOT, Settings
 
@@ -33,7 +33,7 @@ FINAL = {"succeeded", "partial_success", "failed", "cancelled"}
 
 
 # --- worker processes ----------------------------------------------------------------------------
-class WorkerProcess:
+class WorkerProcess(ProcessGroup):
     """``celery -A worker.celery_app worker`` in its own process group, so kill -9 takes all of it."""
 
     def __init__(self, env: dict, log_path: Path, name: str, concurrency: int = 2):
@@ -60,19 +60,6 @@ class WorkerProcess:
                     return self
             time.sleep(0.2)
         raise RuntimeError(f"worker not ready after {timeout} s:\n{self.log_tail()}")
-
-    def kill9(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill9()
 
     def log_tail(self, lines: int = 60) -> str:
         try:
