@@ -128,6 +128,33 @@ def neighbour_ink(img: np.ndarray, rng: random.Random) -> np.ndarray:
     return np.vstack([img, gap, img[:k]])
 
 
+def scene(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    """A word on a sign, a shop front or a package: any two tones (often low contrast, either
+    way round), a textured or graded background, a tilt and a camera's perspective."""
+    h, w = img.shape
+    ink = 1.0 - img.astype(np.float32) / 255.0  # 1 where the glyphs are
+    bg = rng.uniform(0, 255)
+    fg = rng.choice((rng.uniform(0, max(0.0, bg - 60)), rng.uniform(min(255.0, bg + 60), 255)))
+    if abs(fg - bg) < 60:
+        fg = 255 - bg
+    base = np.full((h, w), bg, np.float32)
+    if rng.random() < 0.5:  # texture: smoothed noise, as brick, wood or fabric behind the word
+        tex = cv2.GaussianBlur(
+            np.random.default_rng(rng.getrandbits(32)).normal(0, 1, (h, w)).astype(np.float32), (0, 0), rng.uniform(0.8, 4)
+        )
+        base += tex / max(float(np.abs(tex).max()), 1e-6) * rng.uniform(8, 35)
+    if rng.random() < 0.3:  # a drop shadow or an outline beside the strokes
+        dx, dy = rng.randint(-2, 2), rng.randint(1, 3)
+        shadow = np.roll(np.roll(ink, dy, 0), dx, 1)
+        base = base * (1 - shadow) + rng.uniform(0, 255) * shadow
+    out = base * (1 - ink) + fg * ink
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    out = perspective(out, rng, amount=rng.uniform(0.03, 0.1))
+    if rng.random() < 0.5:
+        out = uneven_light(out, rng)
+    return out
+
+
 SCAN = (blur, noise, jpeg, low_contrast, binarise, resolution_loss)
 PHOTO = (blur, noise, jpeg, uneven_light, perspective, resolution_loss)
 

@@ -15,6 +15,71 @@ from fontTools.ttLib import TTCollection, TTFont
 
 FONT_ROOTS = (Path("/usr/share/fonts"),)
 
+# The folders of the font packages that scripts/install_system_deps.sh installs everywhere.
+# Validation lines and pages are drawn from these only, so installing more fonts on a
+# training machine never changes a validation set.
+BASE_DIRS = (
+    "opentype/noto",
+    "truetype/arphic",
+    "truetype/dejavu",
+    "truetype/freefont",
+    "truetype/liberation",
+    "truetype/wqy",
+)
+
+# Latin display, book and signage faces for training lines only (scene words come in far
+# more typefaces than a document's serif and sans): `scripts/install_train_fonts.sh`.
+TRAIN_FONT_PACKAGES = (
+    "fonts-urw-base35",
+    "fonts-texgyre",
+    "fonts-adf-accanthis",
+    "fonts-adf-baskervald",
+    "fonts-adf-berenis",
+    "fonts-adf-gillius",
+    "fonts-adf-ikarius",
+    "fonts-adf-irianis",
+    "fonts-adf-libris",
+    "fonts-adf-mekanus",
+    "fonts-adf-oldania",
+    "fonts-adf-romande",
+    "fonts-adf-switzer",
+    "fonts-adf-tribun",
+    "fonts-adf-universalis",
+    "fonts-adf-verana",
+    "fonts-dustin",
+    "fonts-roboto",
+    "fonts-open-sans",
+    "fonts-lato",
+    "fonts-cantarell",
+    "fonts-comic-neue",
+    "fonts-linuxlibertine",
+    "fonts-ebgaramond",
+    "fonts-oflb-asana-math",
+    "fonts-cabin",
+    "fonts-comfortaa",
+    "fonts-jura",
+    "fonts-quattrocento",
+    "fonts-tuffy",
+    "fonts-vollkorn",
+    "fonts-oldstandard",
+    "fonts-yanone-kaffeesatz",
+    "fonts-hack",
+    "fonts-inconsolata",
+    "fonts-ibm-plex",
+    "fonts-montserrat",
+    "fonts-crosextra-carlito",
+    "fonts-crosextra-caladea",
+    "fonts-sil-gentium",
+    "fonts-sil-andika",
+    "fonts-femkeklaver",
+    "fonts-isabella",
+    "fonts-breip",
+    "fonts-dkg-handwriting",
+    "fonts-pecita",
+    "fonts-staypuft",
+    "fonts-humor-sans",
+)
+
 # Families we train on: serif, sans, kai, song/ming, hei, mono, bold. Condensed,
 # math and oblique-only faces are left out; italics stay for English variety.
 SKIP = ("MathTeXGyre", "ExtraLight")
@@ -50,12 +115,20 @@ def _faces(path: Path) -> list[tuple[int, str]]:
     return out
 
 
+def _is_base(path: Path, root: Path) -> bool:
+    rel = path.relative_to(root).as_posix()
+    return any(rel.startswith(d + "/") for d in BASE_DIRS)
+
+
 @functools.cache
-def discover(roots: tuple[Path, ...] = FONT_ROOTS) -> list[Font]:
+def discover(roots: tuple[Path, ...] = FONT_ROOTS, extra: bool = False) -> list[Font]:
+    """The usable faces under ``roots``: the base packages', and with ``extra`` every other one."""
     fonts = []
     for root in roots:
         for path in sorted(root.rglob("*")):
             if path.suffix.lower() not in (".ttf", ".otf", ".ttc") or any(s in path.name for s in SKIP):
+                continue
+            if not extra and not _is_base(path, root):
                 continue
             for index, name in _faces(path):
                 # CJK collections hold JP/KR/TC/HK variants whose glyph shapes differ; Simplified
@@ -64,6 +137,8 @@ def discover(roots: tuple[Path, ...] = FONT_ROOTS) -> list[Font]:
                 if ("CJK" in name and " SC" not in name and not traditional) or name.endswith((" HK", " TW MBE")):
                     continue
                 cmap = _cmap(str(path), index)
+                if extra and not _is_base(path, root) and not all(ord(c) in cmap for c in "AZaz09"):
+                    continue  # symbol, dingbat and math faces draw no letters
                 cjk = 0x4E2D in cmap and 0x6587 in cmap
                 fonts.append(Font(str(path), index, name, cjk=cjk, traditional=traditional and cjk))
     return fonts
@@ -73,5 +148,6 @@ def cjk_fonts(traditional: bool = False) -> list[Font]:
     return [f for f in discover() if f.cjk and f.traditional == traditional]
 
 
-def latin_fonts() -> list[Font]:
-    return [f for f in discover() if not f.cjk]
+def latin_fonts(extra: bool = False) -> list[Font]:
+    """Non-CJK faces; ``extra`` adds the training-only packages (TRAIN_FONT_PACKAGES) where installed."""
+    return [f for f in discover(extra=extra) if not f.cjk]

@@ -15,7 +15,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from pipeline.charset import Charset, big5_level1_hanzi, gb2312_hanzi
 from pipeline.line_image import pad_batch, prepare_line
 from pipeline.nets.common import to_input
-from training.augment import degrade, neighbour_ink, table_rules
+from training.augment import degrade, neighbour_ink, scene, table_rules
 from training.corpus import TextSampler
 from training.fonts import cjk_fonts, latin_fonts
 from training.real_data import RealLine
@@ -42,6 +42,7 @@ class LineSampler:
         real: list[RealLine] | None = None,
         real_fraction: float = 0.0,
         small_text: float = 0.0,
+        scene_words: float = 0.0,
     ):
         self.rng = random.Random(seed)
         self.text = TextSampler(lang, seed)
@@ -54,6 +55,10 @@ class LineSampler:
         # share of lines drawn at 8-15 px: a page rasterised at 72-100 dpi hints and blurs its
         # glyphs at that size, which down-sampling a large rendering does not imitate
         self.small_text = small_text
+        # share of synthetic samples that are one or two words as photographed on signs and
+        # packaging, in the training-only display faces too (validation draws none of them)
+        self.scene_words = scene_words
+        self.latin_scene = latin_fonts(extra=True) if scene_words else []
 
     def sample(self) -> tuple[np.ndarray, str, bool]:
         if self.real_fraction and self.rng.random() < self.real_fraction:
@@ -67,7 +72,32 @@ class LineSampler:
             img = degrade(img, self.rng, strength=self.rng.uniform(0.1, 0.4))
         return prepare_line(img), line.text, line.case_unknown
 
+    def _scene_word(self) -> tuple[np.ndarray, str, bool]:
+        while True:
+            words = [w.strip(".,;:()[]{}\"'`") for w in self.text().split()]
+            words = [w for w in words if w and w.isascii() and any(c.isalnum() for c in w)]
+            if not words:
+                continue
+            k = self.rng.choice((1, 1, 1, 2))
+            at = self.rng.randrange(len(words))
+            text = " ".join(words[at : at + k])
+            case = self.rng.random()
+            text = text.upper() if case < 0.4 else text.title() if case < 0.65 else text
+            text = self.charset.normalize(text).strip()
+            font = self.rng.choice(self.latin_scene)
+            if not text or not font.covers(text):
+                continue
+            img = render_line(text, font, self.rng.randint(22, 56), self.rng)
+            if img.shape[0] < 4 or img.shape[1] < 4:
+                continue
+            img = scene(img, self.rng)
+            if self.rng.random() < 0.6:
+                img = degrade(img, self.rng, strength=self.rng.uniform(0.2, 0.6))
+            return prepare_line(img), text, False
+
     def _synthetic(self) -> tuple[np.ndarray, str, bool]:
+        if self.scene_words and self.rng.random() < self.scene_words:
+            return self._scene_word()
         while True:
             text = self.charset.normalize(typeset(self.text(), self.rng)).strip()
             if not text:
@@ -123,14 +153,18 @@ class LineBatches(IterableDataset):
         real: list[RealLine] | None = None,
         real_fraction: float = 0.0,
         small_text: float = 0.0,
+        scene_words: float = 0.0,
     ):
         self.lang, self.charset, self.batch_size, self.seed, self.pool = lang, charset, batch_size, seed, pool_batches
         self.real, self.real_fraction, self.small_text = real, real_fraction, small_text
+        self.scene_words = scene_words
 
     def __iter__(self):
         info = get_worker_info()
         worker = info.id if info else 0
-        sampler = LineSampler(self.lang, self.charset, self.seed * 1000 + worker, self.real, self.real_fraction, self.small_text)
+        sampler = LineSampler(
+            self.lang, self.charset, self.seed * 1000 + worker, self.real, self.real_fraction, self.small_text, self.scene_words
+        )
         rng = random.Random(self.seed * 7919 + worker)
         while True:
             pool = [sampler.sample() for _ in range(self.batch_size * self.pool)]

@@ -41,7 +41,9 @@ DATA_NOTE = (
     "degradations, table rules, neighbouring ink, crop jitter that sometimes clips the ink; Traditional Chinese "
     "(manpages-zh zh_TW, OpenCC s2t/s2twp of the Chinese lines, Big5 level-1 hanzi) drawn mostly with TC/TW faces; "
     "real line crops from ../shared/data/train (SROIE receipts with letter case unknown, FUNSD forms, ICDAR 2015 "
-    "scene words), minus our validation images"
+    "scene words), minus our validation images; from step 13,924: scene-word samples (one or two words in sign "
+    "and package colours, texture, shadow, tilt and perspective) in ~300 more Latin faces from Debian's font "
+    "packages (training/fonts.py:TRAIN_FONT_PACKAGES: URW base 35, TeX Gyre, ADF, Dustin, Roboto, Lato, ...)"
 )
 
 
@@ -191,6 +193,7 @@ def export(model, charset_name, lang, model_dir, state, metrics, args):
             "val_version": VALIDATION_VERSION,
             "real_fraction": args.real_fraction,
             "small_text": args.small_text,
+            "scene_words": args.scene_words,
             "real_lines": state.get("real_lines"),
             "command": f"python -m training.train_crnn --lang {lang}"
             + (f" --init-from {state['init_from']}" if state.get("init_from") else ""),
@@ -230,6 +233,7 @@ def train(args) -> None:
         real=real_train,
         real_fraction=args.real_fraction,
         small_text=args.small_text,
+        scene_words=args.scene_words,
     )
     last = {"loss": float("nan"), "lines": state["lines"]}
 
@@ -299,6 +303,13 @@ def main() -> None:
         type=float,
         default=0.15,
         help="share of synthetic training lines drawn at 8-15 px, as low-dpi pages rasterise them (validation lines keep 18-44 px)",
+    )
+    p.add_argument(
+        "--scene-words",
+        type=float,
+        default=0.12,
+        help="share of synthetic training samples that are one or two words on a sign or package "
+        "(scene colours, tilt, perspective; training-only display faces, scripts/install_train_fonts.sh)",
     )
     parse_and_train(p, train)
 
