@@ -17,6 +17,7 @@ from api.representations import job_detail, job_summary
 from api.services import services
 from api.submission import parse_options, read_uploads, submit
 from core.errors import Conflict, InvalidOption, NotFound
+from core.formats import BY_EXT, EXTENSIONS
 from db.models import Job, JobFile, JobStatus, Page, PageStatus
 from db.transitions import cancel_job, request_finish
 from pipeline.formats.json_doc import to_json
@@ -28,12 +29,6 @@ from worker.queueing import FINISH_JOB, enqueue
 
 bp = Blueprint("jobs", __name__)
 
-RESULT_TYPES = {
-    "txt": "text/plain; charset=utf-8",
-    "hocr": "application/xhtml+xml; charset=utf-8",
-    "pdf": "application/pdf",
-    "json": "application/json",
-}
 MAX_PER_PAGE = 200
 
 
@@ -153,8 +148,8 @@ def get_result(job_id: str):
 @bp.get("/v1/jobs/<job_id>/result.<ext>")
 @require_key
 def get_result_file(job_id: str, ext: str):
-    if ext not in RESULT_TYPES:
-        raise NotFound(f"No result format {ext!r}; use txt, hocr, pdf or json.")
+    if ext not in BY_EXT:
+        raise NotFound(f"No result format {ext!r}; use {', '.join(EXTENSIONS)}.")
     job = load_job(job_id, g.api_key)
     if job.status not in JobStatus.FINAL:
         raise Conflict(f"The job is {job.status}; its {ext} result is ready when it has finished.")
@@ -164,7 +159,7 @@ def get_result_file(job_id: str, ext: str):
         data = services().storage.get(output_key(job_id, ext))
     except NotFound as exc:
         raise NotFound(f"The job has no {ext} result ({job.status}, {job.pages_done} page(s) read).") from exc
-    response = Response(data, mimetype=None, content_type=RESULT_TYPES[ext])
+    response = Response(data, mimetype=None, content_type=BY_EXT[ext].media_type)
     response.headers["Content-Disposition"] = f'inline; filename="{job_id}.{ext}"'
     return response
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import OcrError
+from core.formats import BY_EXT
 
 from .http import JobView, OcrClient
 from .inputs import InputFile, request_token, write_atomic
 
 # Written for every finished job under --out; --format adds others.
 BASE_FORMATS = ("txt", "json")
-SUFFIXES = {"txt": ".txt", "json": ".json", "hocr": ".hocr", "pdf": ".pdf"}
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ class BulkSubmit:
             outcome.text = self.client.result(outcome.job_id, "txt").decode("utf-8", "replace")
             return
         for fmt in self.options.formats:
-            target = self.options.out_dir / (outcome.item.out_name + SUFFIXES[fmt])
+            target = self.options.out_dir / (outcome.item.out_name + BY_EXT[fmt].suffix)
             write_atomic(target, self.client.result(outcome.job_id, fmt))
             outcome.written.append(target)
 

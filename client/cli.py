@@ -25,10 +25,11 @@ import click
 from tqdm import tqdm
 
 from core.errors import OcrError
+from core.formats import BY_EXT, EXTENSIONS
 from core.settings import get_settings
 
 from .bulk import BASE_FORMATS, BulkSubmit, Outcome, SubmitOptions, summarise
-from .http import RESULT_PATHS, OcrClient
+from .http import OcrClient
 from .inputs import find_inputs, write_atomic
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -98,7 +99,7 @@ def main(ctx: click.Context, url: str, api_key: str | None, timeout: float, retr
     "--format",
     "extra_formats",
     multiple=True,
-    type=click.Choice(["hocr", "pdf"]),
+    type=click.Choice([ext for ext in EXTENSIONS if ext not in BASE_FORMATS]),
     help="with --out: also write <name>.hocr / <name>.pdf (searchable PDF); repeatable",
 )
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="files in flight at once")
@@ -206,13 +207,13 @@ def status(obj: Context, job_id: str, as_json: bool) -> None:
 
 @main.command()
 @click.argument("job_id")
-@click.option("--format", "fmt", type=click.Choice(list(RESULT_PATHS)), default="txt", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(EXTENSIONS), default="txt", show_default=True)
 @click.option("--pages", help='only these pages (JSON), e.g. "1-3"')
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="write to this file instead of stdout")
 @click.pass_obj
 def result(obj: Context, job_id: str, fmt: str, pages: str | None, output: Path | None) -> None:
     """Fetch a finished job's result: txt, json (lines, boxes, confidences), hocr or pdf."""
-    if output is None and fmt == "pdf" and sys.stdout.isatty():
+    if output is None and BY_EXT[fmt].binary and sys.stdout.isatty():
         raise click.UsageError("a PDF is binary: pass -o FILE (or redirect stdout)")
     try:
         data = obj.client().result(job_id, fmt, pages=pages)

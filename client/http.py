@@ -19,9 +19,10 @@ from typing import Any
 import requests
 
 from core.errors import OcrError, TransientError
+from core.formats import EXTENSIONS, result_path
 
 TERMINAL_STATUSES = frozenset({"succeeded", "partial_success", "failed", "cancelled"})
-RESULT_PATHS = {"json": "/result", "txt": "/result.txt", "hocr": "/result.hocr", "pdf": "/result.pdf"}
+RESULT_PATHS = {ext: result_path(ext) for ext in EXTENSIONS}
 # Answers that mean "try again later" rather than "you asked for something wrong".
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 

@@ -25,10 +25,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core.errors import InputError, InvalidOption, NotFound, OcrError, TooManyPages
+from core.formats import BY_EXT, EXTENSIONS
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
-FORMATS = ("json", "txt", "hocr", "pdf")
-SUFFIX = {"json": ".json", "txt": ".txt", "hocr": ".hocr", "pdf": ".pdf"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="read one image or PDF", description="Read one image or PDF and print the result.")
     run.add_argument("file", metavar="FILE", help="PNG, JPEG, TIFF, BMP, WebP or PDF; '-' reads stdin")
     run.add_argument("--lang", choices=("zh", "en", "mix"), default="mix", help="recognition model (default: mix)")
-    run.add_argument("--format", choices=FORMATS, default="json", help="what to print (default: json)")
+    run.add_argument("--format", choices=EXTENSIONS, default="json", help="what to print (default: json)")
     run.add_argument("--pages", metavar="RANGE", help="pages to read, e.g. 1-3,5 (default: all)")
     run.add_argument("--dpi", type=int, metavar="N", help="PDF rendering resolution (default: OCR_PDF_DPI, 200)")
     run.add_argument("--no-orientation", action="store_true", help="assume pages are upright (skip the 0/90/180/270 classifier)")
@@ -81,7 +80,7 @@ def run_command(args: argparse.Namespace) -> int:
     from pipeline import loader
 
     data, stem = _read_input(args.file)
-    if args.format == "pdf" and args.output is None and sys.stdout.isatty():
+    if BY_EXT[args.format].binary and args.output is None and sys.stdout.isatty():
         raise InvalidOption("A PDF is not printed to a terminal; use -o DIR or redirect stdout to a file.")
     _check_page_budget(loader, data, args.pages)
     pages = loader.iter_pages(data, args.pages, args.dpi)
@@ -200,7 +199,7 @@ def _write_outputs(doc, rendered: str | bytes, fmt: str, out_dir: Path, stem: st
     from pipeline import formats
     from pipeline.formats.json_doc import dumps
 
-    files = {".txt": formats.to_text(doc), ".json": dumps(doc) + "\n", SUFFIX[fmt]: rendered}
+    files = {".txt": formats.to_text(doc), ".json": dumps(doc) + "\n", BY_EXT[fmt].suffix: rendered}
     for suffix, content in files.items():
         payload = content if isinstance(content, bytes) else content.encode("utf-8")
         _save(out_dir / f"{stem}{suffix}", lambda f, b=payload: f.write(b))

@@ -25,13 +25,6 @@ from worker.failures import error_record, is_retryable, job_error_from
 
 log = logging.getLogger(__name__)
 
-OUTPUT_TYPES = {
-    "json": "application/json",
-    "txt": "text/plain; charset=utf-8",
-    "hocr": "text/html; charset=utf-8",
-    "pdf": "application/pdf",
-}
-
 
 def finish_job(ctx: Context, job_id: str) -> bool:
     """True when this call ended the job (its webhook is then due)."""
@@ -70,6 +63,7 @@ def _write_output(ctx: Context, job_id: str, ext: str, doc: Document, done: list
 
 
 def render_output(ctx: Context, ext: str, doc: Document, done: list[Page]) -> bytes:
+    """``ext`` is one of core/formats.py's formats (a job's outputs were checked against them at submit)."""
     if ext == "txt":
         return to_text(doc).encode("utf-8")
     if ext == "json":
