@@ -14,11 +14,14 @@ WORKDIR /app
 
 # torch alone and first, pinned, from the CPU index: the default wheel drags in GBs of CUDA.
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
-COPY requirements.txt ./
-RUN pip install -r requirements.txt
+# The API's and the worker's dependencies at the locked versions, in a layer of their own that
+# only pyproject.toml and the lock invalidate: the project's metadata is all pip needs for them.
+COPY pyproject.toml requirements.lock ./
+RUN pip install -c requirements.lock -e '.[server,worker]'
 
 COPY . .
-# Editable, so the code (and models/) stays under /app, where core.settings looks for it.
+# Again, now with the code: editable, so it (and models/) stays under /app, where core.settings
+# looks for it.
 RUN pip install --no-deps -e . \
     && useradd --system --home-dir /app ocr \
     && mkdir -p /data && chown ocr /data

@@ -9,10 +9,11 @@ STAMP := $(VENV)/.setup-stamp
 
 export VENV PYTHON
 
-.PHONY: help setup run test test-trained lint format bench loadtest chaos screenshots clean
+.PHONY: help setup lock run test test-trained lint format bench loadtest chaos screenshots clean
 
 help:
 	@echo "make setup        virtualenv, Python and Debian dependencies (idempotent)"
+	@echo "make lock         requirements.lock from pyproject.toml (UPGRADE=\"pkg ...\" or UPGRADE=1 moves pins)"
 	@echo "make run          migrate, start Redis if needed, run API + worker on http://127.0.0.1:8000"
 	@echo "make test         start Redis/PostgreSQL if needed and run the tests"
 	@echo "make test-trained the tests that need trained weights (text read correctly)"
@@ -23,12 +24,17 @@ help:
 	@echo "make screenshots  screenshots of the web pages into docs/screenshots/"
 	@echo "make clean        remove caches and var/ (jobs, keys, local servers' files)"
 
-# Re-run only when a requirements file or the setup scripts change.
-$(STAMP): pyproject.toml requirements.txt requirements-dev.txt scripts/setup.sh scripts/install_system_deps.sh
+# Re-run only when the dependencies (pyproject.toml, requirements.lock) or the setup scripts change.
+$(STAMP): pyproject.toml requirements.lock scripts/setup.sh scripts/install_system_deps.sh
 	scripts/setup.sh
 	@touch $@
 
 setup: $(STAMP)
+
+# requirements.lock from pyproject.toml, keeping the pins it has; UPGRADE="pkg ..." (or UPGRADE=1,
+# everything) lets those move to the newest releases. Then `make test`.
+lock:
+	$(PYTHON) scripts/lock.py
 
 run: setup
 	scripts/run.sh

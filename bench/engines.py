@@ -8,7 +8,7 @@
 * ``tesseract``: Tesseract 5 through its command line, one thread (OMP_THREAD_LIMIT=1).
 * ``rapidocr``: PP-OCRv4 through PyPI rapidocr-onnxruntime, whose wheel carries the ONNX models.
 * ``ppocrv6``: PP-OCRv6 small through PyPI rapidocr 3.x, whose wheel carries the ONNX models
-  (pinned in requirements-dev.txt). Both RapidOCR packages install side by side: different
+  (pinned in the bench extra of pyproject.toml). Both RapidOCR packages install side by side: different
   import names, and pip finds their requirements compatible.
 
 Tesseract and RapidOCR are references for the benchmark only; nothing outside
@@ -201,7 +201,9 @@ class RapidOcrEngine:
             try:
                 from rapidocr_onnxruntime import RapidOCR
             except ImportError as exc:
-                raise EngineUnavailable("rapidocr-onnxruntime is not installed (pip install -r requirements-dev.txt)") from exc
+                raise EngineUnavailable(
+                    "rapidocr-onnxruntime is not installed (pip install -c requirements.lock -e '.[bench]')"
+                ) from exc
             self._engine = RapidOCR()
         return self._engine
 
@@ -269,7 +271,7 @@ class PpOcrV6Engine:
         try:
             import rapidocr
         except ImportError as exc:
-            raise EngineUnavailable("rapidocr is not installed (pip install -r requirements-dev.txt)") from exc
+            raise EngineUnavailable("rapidocr is not installed (pip install -c requirements.lock -e '.[bench]')") from exc
         return Path(rapidocr.__file__).parent / "models"
 
     @classmethod
@@ -279,7 +281,7 @@ class PpOcrV6Engine:
         missing = [p.name for p in paths.values() if not p.is_file()]
         if missing:
             raise EngineUnavailable(
-                f"the installed rapidocr wheel lacks {', '.join(missing)} (requirements-dev.txt pins the one that has them)"
+                f"the installed rapidocr wheel lacks {', '.join(missing)} (the bench extra of pyproject.toml pins the one that has them)"
             )
         return paths
 

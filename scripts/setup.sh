@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Creates the virtualenv and installs the project into it. Called by `make setup`, which runs it
-# only when the requirement files changed since the last successful run (a stamp file).
+# Creates the virtualenv and installs the project into it, every extra (`.[dev]`) at the versions
+# requirements.lock pins. Called by `make setup`, which runs it only when pyproject.toml, the lock
+# or these scripts changed since the last successful run (a stamp file).
 #
 #   VENV=.venv  PYTHON=python3
 #   TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"   (optional, e.g. to avoid
@@ -28,6 +29,8 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 # torch first, alone, so nothing else can pull a different build of it.
 # shellcheck disable=SC2086  # TORCH_PIP_ARGS is a list of words on purpose
 "${PIP[@]}" install -q $TORCH_SPEC ${TORCH_PIP_ARGS:-}
-"${PIP[@]}" install -q -r requirements-dev.txt
-"${PIP[@]}" install -q --no-deps -e .
+# Then the project and every extra, each package at its locked version: the lock is a constraints
+# file, so it pins without adding anything (tests/unit/test_dependencies.py keeps it covering
+# every requirement of pyproject.toml). The torch pin there, ==2.13.0, accepts the build above.
+"${PIP[@]}" install -q -c requirements.lock -e '.[dev]'
 echo "setup: $VENV is ready"

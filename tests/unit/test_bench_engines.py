@@ -87,7 +87,7 @@ def _rapidocr_3():
 
 
 needs_rapidocr_3 = pytest.mark.skipif(
-    _rapidocr_3() is None, reason="PyPI rapidocr (3.x, PP-OCRv6) is not installed: pip install -r requirements-dev.txt"
+    _rapidocr_3() is None, reason="PyPI rapidocr (3.x, PP-OCRv6) is not installed: pip install -c requirements.lock -e '.[bench]'"
 )
 
 
