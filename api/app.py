@@ -10,7 +10,7 @@ import logging
 
 from flask import Flask
 
-from api import compat, dashboard, jobs, keys, ops, web
+from api import compat, dashboard, jobs, keys, ops, result_schema, web
 from api.errors import register_error_handlers
 from api.services import Services
 from api.validation import register_input_checks
@@ -28,7 +28,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["ocr"] = Services.build(settings)
     register_error_handlers(app)
     register_input_checks(app)
-    for blueprint in (web.bp, dashboard.bp, jobs.bp, keys.bp, compat.bp, ops.bp):  # web first: its GET /v1/index page wins
+    for blueprint in (
+        web.bp,
+        dashboard.bp,
+        jobs.bp,
+        keys.bp,
+        compat.bp,
+        ops.bp,
+        result_schema.bp,
+    ):  # web first: its GET /v1/index page wins
         app.register_blueprint(blueprint)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

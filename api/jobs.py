@@ -22,9 +22,8 @@ from db.models import Job, JobFile, JobStatus, Page, PageStatus
 from db.transitions import cancel_job, request_finish
 from pipeline.formats.json_doc import to_json
 from pipeline.pages import parse_page_range
-from pipeline.result import Document
-from pipeline.result import Page as ResultPage
 from storage import output_key
+from worker.documents import job_document
 from worker.queueing import FINISH_JOB, enqueue
 
 bp = Blueprint("jobs", __name__)
@@ -134,8 +133,7 @@ def get_result(job_id: str):
     if spec and job.pages_total:
         query = query.where(Page.page_number.in_(parse_page_range(spec, job.pages_total)))
     with services().db.session() as s:
-        pages = list(s.scalars(query))
-    document = to_json(Document(pages=[ResultPage.from_dict(p.result) for p in pages], lang=job.lang))
+        document = to_json(job_document(s, job.lang, list(s.scalars(query))))
     document.update(
         job_id=job.id,
         status=job.status,

@@ -170,8 +170,10 @@ def _read_pages(engine, pages, args, out_dir: Path | None, stem: str, images: Pa
     from pipeline.result import Document
 
     doc = Document(pages=[], lang=args.lang)
-    for number, image in pages:
-        page = engine.run_page(image, page_number=number, detect_orientation=not args.no_orientation)
+    file_name = None if args.file == "-" else Path(args.file).name
+    for index, (number, image) in enumerate(pages, start=1):
+        page = engine.run_page(image, page_number=index, detect_orientation=not args.no_orientation)
+        page.source_page, page.file_name, page.file_index = number, file_name, 0
         doc.pages.append(page)
         if out_dir is not None:
             from pipeline.draw import draw_detections

@@ -7,7 +7,9 @@ Definitions (tested exactly):
   * a character's confidence: the highest probability its class had over the
     run of frames that emitted it;
   * the line's confidence: the geometric mean of its characters' confidences,
-    exp(mean(log c)); 0.0 for a line with no characters.
+    exp(mean(log c)); 0.0 for a line with no characters;
+  * a character's frames: the run of frames [start, end) that emitted it (the
+    alignment pipeline/words.py places words with).
 """
 
 from __future__ import annotations
@@ -17,19 +19,28 @@ import numpy as np
 from pipeline.charset import BLANK
 
 
-def decode_best_path(best: np.ndarray, best_prob: np.ndarray) -> tuple[list[int], list[float]]:
-    """Per-frame best class (T,) and its probability (T,) -> class indices and their confidences."""
+def align_best_path(best: np.ndarray, best_prob: np.ndarray) -> tuple[list[int], list[float], list[tuple[int, int]]]:
+    """Per-frame best class (T,) and its probability (T,) -> class indices, their confidences
+    and the frames [start, end) each was emitted over."""
     best = np.asarray(best).reshape(-1)
     best_prob = np.asarray(best_prob, dtype=np.float64).reshape(-1)
     if len(best) == 0:
-        return [], []
+        return [], [], []
     run_start = np.ones(len(best), dtype=bool)
     run_start[1:] = best[1:] != best[:-1]
     starts = np.flatnonzero(run_start)
+    ends = np.append(starts[1:], len(best))
     labels = best[starts]
     run_max = np.maximum.reduceat(best_prob, starts)
     emitted = labels != BLANK
-    return labels[emitted].astype(int).tolist(), run_max[emitted].tolist()
+    frames = [(int(a), int(b)) for a, b in zip(starts[emitted], ends[emitted], strict=True)]
+    return labels[emitted].astype(int).tolist(), run_max[emitted].tolist(), frames
+
+
+def decode_best_path(best: np.ndarray, best_prob: np.ndarray) -> tuple[list[int], list[float]]:
+    """Per-frame best class (T,) and its probability (T,) -> class indices and their confidences."""
+    labels, confidences, _ = align_best_path(best, best_prob)
+    return labels, confidences
 
 
 def greedy_decode(probs: np.ndarray) -> tuple[list[int], list[float]]:

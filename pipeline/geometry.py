@@ -87,6 +87,9 @@ class PageGeometry:
     def working_to_upright(self, points) -> np.ndarray:
         return apply(np.linalg.inv(self.upright_to_working), points)
 
+    def upright_to_original(self, points) -> np.ndarray:
+        return apply(np.linalg.inv(self.to_upright), points)
+
     def working_to_original(self, points) -> np.ndarray:
         return apply(np.linalg.inv(self.upright_to_working @ self.to_upright), points)
 

@@ -14,6 +14,12 @@ Lines are boxes in the upright, deskewed frame. The page is cut recursively:
 3. a section that cannot be cut any further is read row by row: lines that
    overlap vertically by half the smaller height share a row and are read left
    to right, each staying its own line (cells of a table row stay separate).
+
+``blocks`` then groups the ordered lines into blocks (paragraphs, headings,
+cells): a line joins the block before it when it sits below that block's last
+line, no further than ``block_gap`` line heights under it, overlaps the block
+horizontally and has about the same height (a heading's larger type, a new
+column or the next cell of a row starts a block of its own).
 """
 
 from __future__ import annotations
@@ -34,11 +40,21 @@ def _free_strips(boxes: np.ndarray, min_gap: float) -> list[tuple[float, float]]
 
 
 class ReadingOrder:
-    def __init__(self, min_gap: float = 1.0, min_column_lines: int = 3, min_column_aspect: float = 6.0, same_row: float = 0.5):
+    def __init__(
+        self,
+        min_gap: float = 1.0,
+        min_column_lines: int = 3,
+        min_column_aspect: float = 6.0,
+        same_row: float = 0.5,
+        block_gap: float = 0.75,
+        block_height_ratio: float = 1.4,
+    ):
         self.min_gap = min_gap
         self.min_column_lines = min_column_lines
         self.min_column_aspect = min_column_aspect
         self.same_row = same_row
+        self.block_gap = block_gap
+        self.block_height_ratio = block_height_ratio
 
     def __call__(self, boxes) -> list[int]:
         """Boxes (N, 4) x0, y0, x1, y1 -> line indices in reading order."""
@@ -47,6 +63,30 @@ class ReadingOrder:
             return []
         gap = max(1.0, self.min_gap * float(np.median(boxes[:, 3] - boxes[:, 1])))
         return [int(i) for i in self._order(boxes, np.arange(len(boxes)), gap)]
+
+    def blocks(self, boxes) -> list[list[int]]:
+        """Boxes (N, 4) -> blocks in reading order, each a list of line indices in reading order."""
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        out: list[list[int]] = []
+        left = right = 0.0
+        for i in self(boxes):
+            if out and self._continues(boxes[out[-1][-1]], boxes[i], left, right):
+                out[-1].append(i)
+                left, right = min(left, boxes[i, 0]), max(right, boxes[i, 2])
+            else:
+                out.append([i])
+                left, right = boxes[i, 0], boxes[i, 2]
+        return out
+
+    def _continues(self, above: np.ndarray, line: np.ndarray, left: float, right: float) -> bool:
+        h_above, h_line = above[3] - above[1], line[3] - line[1]
+        small, large = sorted((max(h_above, 1e-6), max(h_line, 1e-6)))
+        return (
+            line[1] >= above[1] + self.same_row * small  # below, not beside
+            and line[1] - above[3] <= self.block_gap * large
+            and min(right, line[2]) > max(left, line[0])
+            and large <= self.block_height_ratio * small
+        )
 
     def _is_column(self, boxes: np.ndarray) -> bool:
         if len(boxes) < self.min_column_lines:

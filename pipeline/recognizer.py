@@ -17,12 +17,21 @@ import numpy as np
 import torch
 
 from pipeline.charset import Charset
-from pipeline.ctc import decode_best_path, line_confidence
+from pipeline.ctc import align_best_path, line_confidence
 from pipeline.line_image import pad_batch, prepare_line
 from pipeline.nets.common import to_input
 from pipeline.nets.crnn import STRIDE, CrnnNet
 
-__all__ = ["CrnnRecognizer", "Recognition", "batches_by_width", "crop_line", "prepare_line"]
+__all__ = [
+    "CrnnRecognizer",
+    "LineFrame",
+    "Recognition",
+    "batches_by_width",
+    "crop_line",
+    "line_frame",
+    "prepare_line",
+    "warp_line",
+]
 
 # crop margins in line heights; training crops rendered lines with 0-30% above/below and 0-60% at the ends
 MARGIN_Y = 0.1
@@ -34,19 +43,33 @@ class Recognition:
     text: str
     confidence: float  # see pipeline.ctc: geometric mean of the character confidences
     char_confidences: list[float] = field(default_factory=list)
+    char_frames: list[tuple[int, int]] = field(default_factory=list)  # network frames [start, end) of each character
+    px_per_frame: float = 0.0  # crop pixels per network frame: frame t covers crop x [t, t + 1) * px_per_frame
 
 
-def crop_line(gray: np.ndarray, polygon, margin_y: float = MARGIN_Y, margin_x: float = MARGIN_X) -> np.ndarray:
-    """Straightened crop of a quadrilateral (top-left, top-right, bottom-right, bottom-left) of ``gray``.
+@dataclass(frozen=True)
+class LineFrame:
+    """Where a line's crop lies on the upright page, so that places in the crop can be mapped back."""
 
-    The quadrilateral is grown by the margins (in units of its height) along its
-    own axes; outside the page the border pixels are repeated.
-    """
+    to_crop: np.ndarray  # 3x3 homography, upright page -> crop, continuous pixel coordinates
+    size: tuple[int, int]  # crop width, height
+    band: tuple[float, float]  # crop rows of the quadrilateral's own top and bottom edges (inside the margins)
+
+    def to_upright(self, points) -> np.ndarray:
+        """Crop points (N, 2) -> upright page points (N, 2)."""
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        mapped = np.c_[pts, np.ones(len(pts))] @ np.linalg.inv(self.to_crop).T
+        return mapped[:, :2] / mapped[:, 2:]
+
+
+def line_frame(polygon, margin_y: float = MARGIN_Y, margin_x: float = MARGIN_X) -> LineFrame | None:
+    """The crop of a quadrilateral (top-left, top-right, bottom-right, bottom-left) grown by the
+    margins (in units of its height) along its own axes; None for a degenerate one."""
     tl, tr, br, bl = np.asarray(polygon, dtype=np.float64).reshape(4, 2)
     width = (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2
     height = (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2
     if width < 1 or height < 1:
-        return np.zeros((0, 0), dtype=np.uint8)
+        return None
     along = (tr - tl + br - bl) / (2 * width)  # unit vector along the line
     down = (bl - tl + br - tr) / (2 * height)  # unit vector from top to bottom edge
     dx, dy = along * margin_x * height, down * margin_y * height
@@ -54,9 +77,23 @@ def crop_line(gray: np.ndarray, polygon, margin_y: float = MARGIN_Y, margin_x: f
     out_w = max(1, round(width + 2 * margin_x * height))
     out_h = max(1, round(height + 2 * margin_y * height))
     dst = np.array([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]], dtype=np.float32)
+    grown = height * (1 + 2 * margin_y)
+    band = (out_h * margin_y * height / grown, out_h * (1 - margin_y * height / grown))
+    return LineFrame(cv2.getPerspectiveTransform(src, dst).astype(np.float64), (out_w, out_h), band)
+
+
+def crop_line(gray: np.ndarray, polygon, margin_y: float = MARGIN_Y, margin_x: float = MARGIN_X) -> np.ndarray:
+    """Straightened crop of a quadrilateral (see ``line_frame``) of ``gray``; outside the page
+    the border pixels are repeated."""
+    frame = line_frame(polygon, margin_y, margin_x)
+    return np.zeros((0, 0), dtype=np.uint8) if frame is None else warp_line(gray, frame)
+
+
+def warp_line(gray: np.ndarray, frame: LineFrame) -> np.ndarray:
     # cv2 puts pixel centres at integer coordinates; ours sit at +0.5
-    m = cv2.getPerspectiveTransform(src - 0.5, dst - 0.5)
-    return cv2.warpPerspective(gray, m, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    shift = np.array([[1.0, 0.0, -0.5], [0.0, 1.0, -0.5], [0.0, 0.0, 1.0]])
+    m = shift @ frame.to_crop @ np.linalg.inv(shift)
+    return cv2.warpPerspective(gray, m, frame.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def batches_by_width(widths: list[int], max_batch: int = 32, max_frames: int = 4096, spread: float = 1.3) -> list[list[int]]:
@@ -122,6 +159,8 @@ class CrnnRecognizer:
             best, prob = self.best_path(stacked)
             for k, (i, width) in enumerate(zip(members, widths, strict=True)):
                 frames = min(best.shape[0], math.ceil(width / STRIDE))  # frames over the padding say nothing
-                labels, confs = decode_best_path(best[:frames, k], prob[:frames, k])
-                out[i] = Recognition(self.charset.decode(labels), line_confidence(confs), confs)
+                labels, confs, spans = align_best_path(best[:frames, k], prob[:frames, k])
+                text = self.charset.decode(labels)
+                px_per_frame = STRIDE * crops[i].shape[1] / width
+                out[i] = Recognition(text, line_confidence(confs), confs, spans, px_per_frame)
         return out

@@ -18,9 +18,9 @@ from db.models import FileStatus, Job, JobFile, JobStatus, Page, PageStatus
 from db.transitions import end_job, lock_job
 from pipeline.formats import to_hocr, to_json, to_pdf, to_text
 from pipeline.result import Document
-from pipeline.result import Page as ResultPage
 from storage import output_key
 from worker.context import Context
+from worker.documents import job_document
 from worker.failures import error_record, is_retryable, job_error_from
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,8 @@ def finish_job(ctx: Context, job_id: str) -> bool:
         lang, outputs = job.lang, job.output_list
 
     done = [p for p in pages if p.status == PageStatus.DONE]
-    doc = Document(pages=[ResultPage.from_dict(p.result) for p in done], lang=lang)
+    with ctx.db.session() as s:
+        doc = job_document(s, lang, done)
     for ext in outputs:
         _write_output(ctx, job_id, ext, doc, done)
 

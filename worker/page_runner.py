@@ -23,6 +23,7 @@ from sqlalchemy import select
 from db.models import Job, JobFile, JobStatus, Page, PageStatus
 from db.transitions import JobCounts, claim_page, request_finish, settle_page
 from pipeline.loader import load_page
+from pipeline.result import Page as ResultPage
 from storage import page_image_key
 from worker.context import Context
 from worker.engine import pipeline_for
@@ -50,6 +51,8 @@ class _Work:
     lang: str
     detect_orientation: bool
     attempts: int
+    file_name: str | None = None
+    file_index: int | None = None
 
 
 def run_page(ctx: Context, page_id: int, worker_name: str) -> PageOutcome:
@@ -88,14 +91,14 @@ def run_page(ctx: Context, page_id: int, worker_name: str) -> PageOutcome:
 def _claim(ctx: Context, page_id: int, worker_name: str) -> _Work | PageOutcome:
     with ctx.db.session() as s:
         row = s.execute(
-            select(Page, Job, JobFile.sha256)
+            select(Page, Job, JobFile.sha256, JobFile.filename, JobFile.position)
             .join(Job, Page.job_id == Job.id)
             .join(JobFile, Page.file_id == JobFile.id)
             .where(Page.id == page_id)
         ).first()
         if row is None:
             return PageOutcome()  # job deleted
-        page, job, sha256 = row
+        page, job, sha256, file_name, file_index = row
         if page.status in PageStatus.SETTLED:
             # A repeat. If the first run died between settling and enqueueing finish_job, do it now.
             complete = job.pages_total > 0 and job.pages_settled >= job.pages_total
@@ -115,6 +118,8 @@ def _claim(ctx: Context, page_id: int, worker_name: str) -> _Work | PageOutcome:
             lang=job.lang,
             detect_orientation=job.detect_orientation,
             attempts=attempts,
+            file_name=file_name,
+            file_index=file_index,
         )
 
 
@@ -130,9 +135,15 @@ def _read(ctx: Context, work: _Work) -> tuple[dict, str, dict]:
 
     pipeline = pipeline_for(ctx.settings.pipeline_factory, work.lang)
     page = pipeline.run_page(image, work.page_number, detect_orientation=work.detect_orientation)
+    _record_source(page, work)
     finished = time.perf_counter()
     timings = {"rasterise": round(rasterised - started, 4), **page.timings, "total": round(finished - started, 4)}
     return page.to_dict(), image_key, timings
+
+
+def _record_source(page: ResultPage, work: _Work) -> None:
+    """The stored result says which file and page it was read from (result schema version 2)."""
+    page.source_page, page.file_name, page.file_index = work.source_page, work.file_name, work.file_index
 
 
 def _settle(ctx: Context, work: _Work, status: str, **fields) -> PageOutcome:

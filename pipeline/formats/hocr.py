@@ -1,4 +1,10 @@
-"""hOCR 1.2 (XHTML): ocr_page > ocr_line > ocrx_word, with bbox and x_wconf in page pixels."""
+"""hOCR 1.2 (XHTML): ocr_page > ocr_carea > ocr_par > ocr_line > ocrx_word, in page pixels.
+
+One result block is one ocr_carea holding one ocr_par (the pipeline does not
+split a block further). Word boxes and x_wconf are the words' own, placed by
+the recognizer's CTC alignment (pipeline/words.py); a line without words (a
+version 1 result) carries its text directly.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,11 @@ import math
 import re
 from html import escape
 
-from pipeline.formats.layout import quarter_turn, text_run, token_spans
+from pipeline.formats.layout import quarter_turn
 from pipeline.result import Document, Line, Page
 
 OCR_SYSTEM = "ocr-platform"
-CAPABILITIES = "ocr_page ocr_line ocrx_word ocrp_wconf"
+CAPABILITIES = "ocr_page ocr_carea ocr_par ocr_line ocrx_word ocrp_wconf"
 _HTML_LANG = {"zh": "zh", "en": "en", "mix": "zh"}
 # Characters XML 1.0 forbids (a CTC decoder can in principle emit any code point of its charset).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -44,38 +50,48 @@ def to_hocr(doc: Document) -> str:
 
 def _page(page: Page) -> str:
     n = page.page_number
-    # ppageno is the 0-based physical page number in the source document.
-    out = [f'  <div class="ocr_page" id="page_{n}" title="bbox 0 0 {page.width} {page.height}; ppageno {n - 1}">\n']
-    for i, line in enumerate(page.lines, start=1):
-        out.append(_line(line, page, f"{n}_{i}"))
+    # ppageno: the 0-based physical page in the source file; x_source: that file.
+    source = f"; x_source {_quoted(page.file_name)}" if page.file_name else ""
+    title = f"bbox 0 0 {page.width} {page.height}; ppageno {page.source_page - 1}{source}"
+    out = [f'  <div class="ocr_page" id="page_{n}" title="{escape(title)}">\n']
+    number = 0
+    for b, block in enumerate(page.blocks, start=1):
+        box = _bbox(block.bbox, page)
+        out.append(f'   <div class="ocr_carea" id="block_{n}_{b}" title="bbox {box}">\n')
+        out.append(f'    <p class="ocr_par" id="par_{n}_{b}" title="bbox {box}">\n')
+        for line in block.lines:
+            number += 1
+            out.append(_line(line, page, f"{n}_{number}"))
+        out.append("    </p>\n   </div>\n")
     out.append("  </div>\n")
     return "".join(out)
 
 
 def _line(line: Line, page: Page, ident: str) -> str:
-    text = _NOT_XML.sub("", line.text)
-    bbox = _bbox(line.bbox, page)
     angle = quarter_turn(page.angle)
     # hOCR's textangle is counter-clockwise; page.angle is the clockwise turn of the content.
     rotation = f"; textangle {(360 - angle) % 360}" if angle else ""
-    out = [f'   <span class="ocr_line" id="line_{ident}" title="bbox {bbox}{rotation}; x_wconf {_wconf(line.confidence)}">\n']
-    run = text_run(tuple(float(v) for v in line.bbox), page.angle)
-    for j, (first, end, begin_frac, end_frac) in enumerate(token_spans(text), start=1):
-        word_box = _bbox(run.span(begin_frac, end_frac, line.bbox), page)
-        confidence = _word_confidence(line, text, first, end)
+    head = f'     <span class="ocr_line" id="line_{ident}" title="bbox {_bbox(line.bbox, page)}{rotation}; x_wconf {_wconf(line.confidence)}">'
+    if not line.words:
+        return f"{head}{_text(line.text)}</span>\n"
+    out = [head, "\n"]
+    for j, word in enumerate(line.words, start=1):
         out.append(
-            f'    <span class="ocrx_word" id="word_{ident}_{j}" title="bbox {word_box}; x_wconf {_wconf(confidence)}">'
-            f"{escape(text[first:end], quote=False)}</span>\n"
+            f'      <span class="ocrx_word" id="word_{ident}_{j}" title="bbox {_bbox(word.bbox, page)}; x_wconf {_wconf(word.confidence)}">'
+            f"{_text(word.text)}</span>\n"
         )
-    out.append("   </span>\n")
+    out.append("     </span>\n")
     return "".join(out)
 
 
-def _word_confidence(line: Line, text: str, first: int, end: int) -> float:
-    """Product of the word's character confidences (as the line's is of all of them), when they line up."""
-    if text != line.text or len(line.char_confidences) != len(line.text):
-        return line.confidence
-    return math.prod(line.char_confidences[first:end])
+def _text(text: str) -> str:
+    return escape(_NOT_XML.sub("", text), quote=False)
+
+
+def _quoted(name: str) -> str:
+    """A double-quoted hOCR property value (its own quotes and backslashes escaped)."""
+    cleaned = _NOT_XML.sub("", name).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{cleaned}"'
 
 
 def _bbox(box, page: Page) -> str:

@@ -1,4 +1,5 @@
-"""Where a line's text runs inside its box, shared by the hOCR word boxes and the PDF text layer.
+"""Where a line's text runs inside its box: the PDF text layer sets each line along it, and hOCR
+reads the page's quarter turn from it.
 
 Line boxes are in original page pixels (y down). On a page whose content was
 rotated clockwise by ``page.angle`` (the rotation the pipeline undid), the
@@ -55,27 +56,3 @@ def text_run(bbox: tuple[float, float, float, float], angle: float) -> TextRun:
 
 def advance(char: str) -> int:
     return WIDE_ADVANCE if unicodedata.east_asian_width(char) in ("W", "F") else NARROW_ADVANCE
-
-
-def token_spans(text: str) -> list[tuple[int, int, float, float]]:
-    """Whitespace-separated tokens as ``(first_char, end_char, begin, end)``.
-
-    ``begin``/``end`` are fractions of the line's length, apportioned by
-    character advance so that a Chinese character takes twice a Latin letter's room.
-    """
-    total = sum(advance(c) for c in text)
-    if not total:
-        return []
-    spans, offset, start = [], 0, None
-    for i, char in enumerate(text + " "):
-        if char.isspace():
-            if start is not None:
-                width = sum(advance(c) for c in text[start:i])
-                spans.append((start, i, offset / total, (offset + width) / total))
-                offset += width
-                start = None
-            if i < len(text):
-                offset += advance(char)
-        elif start is None:
-            start = i
-    return spans

@@ -187,7 +187,8 @@ def test_run_writes_every_output_and_they_agree(tmp_path):
     doc = Document.from_dict(json.loads((out / "scan.json").read_text(encoding="utf-8")))
     [page] = doc.pages
     # 1240 x 700 px stored at 150 DPI is 595.2 x 336 pt, i.e. 827 x 467 px at 100 DPI.
-    assert (page.page_number, page.width, page.height, page.angle) == (2, 827, 467, 0)
+    assert (page.page_number, page.source_page, page.file_name, page.file_index) == (1, 2, "scan.pdf", 0)
+    assert (page.width, page.height, page.angle) == (827, 467, 0)
     assert (out / "scan.txt").read_text(encoding="utf-8") == to_text(doc)
     with Image.open(out / "scan-p2-detections.png") as picture:
         assert picture.size == (827, 467)

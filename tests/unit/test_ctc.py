@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipeline.ctc import decode_best_path, greedy_decode, line_confidence
+from pipeline.ctc import align_best_path, decode_best_path, greedy_decode, line_confidence
 
 # classes: 0 blank, 1 'a', 2 'b'
 
@@ -58,3 +58,13 @@ def test_best_path_form_matches_matrix_form():
     probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     best = probs.argmax(axis=1)
     assert decode_best_path(best, probs.max(axis=1)) == greedy_decode(probs)
+
+
+def test_alignment_gives_each_character_its_run_of_frames():
+    best = np.array([0, 1, 1, 0, 0, 2, 0, 2, 2, 1])  # _ a a _ _ b _ b b a
+    prob = np.array([0.9, 0.6, 0.8, 0.9, 0.9, 0.7, 0.9, 0.5, 0.6, 0.4])
+    labels, confs, spans = align_best_path(best, prob)
+    assert labels == [1, 2, 2, 1]
+    assert confs == pytest.approx([0.8, 0.7, 0.6, 0.4])
+    assert spans == [(1, 3), (5, 6), (7, 9), (9, 10)]
+    assert align_best_path(np.zeros(0, int), np.zeros(0)) == ([], [], [])

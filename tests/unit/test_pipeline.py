@@ -159,7 +159,7 @@ def test_run_document_reads_the_selected_pages():
     frames[0].save(buf, "TIFF", save_all=True, append_images=frames[1:])
     doc = get_pipeline("en", "cpu").run_document(buf.getvalue(), pages="2")
     assert doc.lang == "en"
-    assert [(p.page_number, p.width, p.height) for p in doc.pages] == [(2, 500, 400)]
+    assert [(p.page_number, p.source_page, p.width, p.height) for p in doc.pages] == [(1, 2, 500, 400)]
     png = io.BytesIO()
     frames[0].save(png, "PNG")
     doc = get_pipeline("en", "cpu").run_document(png.getvalue())

@@ -62,3 +62,20 @@ def test_same_row_needs_half_the_height_in_common():
 def test_empty_and_single():
     assert reading_order([]) == []
     assert reading_order([(0, 0, 10, 10)]) == [0]
+
+
+def test_blocks_split_at_paragraph_gaps_headings_columns_and_cells():
+    heading = [(0, 0, 600, 50)]  # larger type
+    paragraph = [(0, 80 + 34 * i, 420, 106 + 34 * i) for i in range(3)]  # 8 px apart
+    after_gap = [(0, 230, 420, 256), (0, 264, 300, 290)]  # 30 px (more than 0.75 line heights) below
+    right = [(480, 80 + 34 * i, 900, 106 + 34 * i) for i in range(5)]  # a column beside them
+    boxes = heading + paragraph + after_gap + right
+    given, back = shuffled(boxes, seed=4)
+    blocks = [back(block) for block in ReadingOrder().blocks(given)]
+    assert blocks == [[0], [1, 2, 3], [4, 5], [6, 7, 8, 9, 10]]
+    # the blocks are the reading order, cut
+    assert [i for block in ReadingOrder().blocks(given) for i in block] == reading_order(given)
+
+    row = [(0, 0, 100, 20), (150, 0, 250, 20), (0, 26, 100, 46), (150, 26, 250, 46)]  # a table: cells read across
+    assert ReadingOrder().blocks(row) == [[0], [1], [2], [3]]
+    assert ReadingOrder().blocks([]) == []

@@ -270,7 +270,8 @@
   const SVG = "http://www.w3.org/2000/svg";
 
   function renderPage(slot, result, imageUrl) {
-    const lines = result.lines || [];
+    // Result schema 2 nests lines in blocks; a page without blocks is a version 1 result.
+    const lines = result.blocks ? result.blocks.flatMap((b) => b.lines) : (result.lines || []);
     state.texts.set(result.page_number, lines.map((l) => l.text).join("\n"));
     const svg = document.createElementNS(SVG, "svg");
     svg.setAttribute("viewBox", `0 0 ${result.width} ${result.height}`);
@@ -285,6 +286,13 @@
       poly.setAttribute("class", "box" + (low ? " is-low" : ""));
       poly.dataset.line = i;
       svg.append(poly);
+      (line.words || []).forEach((word) => {  // shown while their line is highlighted
+        const box = document.createElementNS(SVG, "polygon");
+        box.setAttribute("points", word.polygon.map(([x, y]) => `${x},${y}`).join(" "));
+        box.setAttribute("class", "word-box");
+        box.dataset.line = i;
+        svg.append(box);
+      });
       const item = el("li", { class: "line" + (low ? " is-low" : ""), dataset: { line: i }, tabindex: "0" },
         el("span", { class: "line-text", text: line.text }),
         el("span", { class: "line-conf", title: t("result.confidence"), text: Math.round(line.confidence * 100) + "%" }),
