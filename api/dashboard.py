@@ -7,66 +7,34 @@ re-enqueue through worker.queueing, as the API does for a new job.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, jsonify, request
 from werkzeug.datastructures import MultiDict
 
 from api import dashboard_queries as q
 from api.auth import require_admin
 from api.deletion import delete_job_data
+from api.schemas import AdminJobListQuery, MinutesQuery, RerunBody, validate
 from api.services import services
 from api.submission import parse_options
-from core.errors import InvalidOption, NotFound, QueueUnavailable
+from core.errors import NotFound, QueueUnavailable
 from db.models import Job, JobStatus
 from db.requeue import rerun, retry_failed, undo_retry
 from worker.queueing import SPLIT_JOB, enqueue, enqueue_pages
 
 bp = Blueprint("dashboard", __name__)
 
-MAX_PER_PAGE = 200
-MAX_MINUTES = 24 * 60
 
-
-def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit():
-        raise InvalidOption(f"{name} must be a whole number.")
-    return max(lo, min(hi, int(raw)))
-
-
-def _time_arg(name: str) -> datetime | None:
-    """An ISO 8601 time or a plain date (a date means its midnight, UTC)."""
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidOption(f"{name} must be a date (2024-05-01) or an ISO 8601 time.") from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _job_filter() -> q.JobFilter:
-    statuses = tuple(s.strip() for s in request.args.get("status", "").split(",") if s.strip())
-    unknown = [s for s in statuses if s not in JobStatus.ALL]
-    if unknown:
-        raise InvalidOption(f"Unknown status {unknown[0]!r}; use {', '.join(JobStatus.ALL)}.")
-    key = request.args.get("key_id", "").strip()
-    if key and not key.isdigit():
-        raise InvalidOption("key_id must be a number.")
-    created_before = _time_arg("created_before")
+def _job_filter(args: AdminJobListQuery) -> q.JobFilter:
+    created_before = args.created_before
     if created_before and len(request.args.get("created_before", "").strip()) == 10:
         created_before = created_before.replace(hour=23, minute=59, second=59, microsecond=999999)  # a date includes its day
     return q.JobFilter(
-        statuses=statuses,
-        tag=request.args.get("tag", "").strip() or None,
-        key_id=int(key) if key else None,
-        created_after=_time_arg("created_after"),
+        statuses=args.status,
+        tag=args.tag,
+        key_id=args.key_id,
+        created_after=args.created_after,
         created_before=created_before,
-        job_id_prefix=request.args.get("job_id", "").strip().lower() or None,
+        job_id_prefix=args.job_id.lower() if args.job_id else None,
     )
 
 
@@ -79,21 +47,20 @@ def overview():
 @bp.get("/v1/admin/throughput")
 @require_admin
 def throughput():
-    return jsonify(q.throughput(services(), _int_arg("minutes", 60, 1, MAX_MINUTES)))
+    return jsonify(q.throughput(services(), validate(MinutesQuery, request.args).minutes))
 
 
 @bp.get("/v1/admin/stage-times")
 @require_admin
 def stage_times():
-    return jsonify(q.stage_times(services(), _int_arg("minutes", 60, 1, MAX_MINUTES)))
+    return jsonify(q.stage_times(services(), validate(MinutesQuery, request.args).minutes))
 
 
 @bp.get("/v1/admin/jobs")
 @require_admin
 def jobs():
-    page = _int_arg("page", 1, 1, 10**9)
-    per_page = _int_arg("per_page", 25, 1, MAX_PER_PAGE)
-    return jsonify(q.list_jobs(services(), _job_filter(), page, per_page))
+    args = validate(AdminJobListQuery, request.args)
+    return jsonify(q.list_jobs(services(), _job_filter(args), args.page, args.per_page))
 
 
 @bp.get("/v1/admin/jobs/<job_id>")
@@ -133,6 +100,7 @@ def rerun_job(job_id: str):
     """A new job over the same files; options not given keep the old job's values."""
     svc = services()
     body = request.get_json(silent=True) or request.form.to_dict()
+    validate(RerunBody, body)  # a body that is not an object, or a bad option, answers 400 before the job is read
     with svc.db.session() as s:
         old = s.get(Job, job_id)
         if old is None:

@@ -6,17 +6,16 @@ A key sees only its own jobs (admin keys see all); another key's job answers
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import func, select
 
 from api.auth import Caller, authenticate, require_key
 from api.deletion import delete_job_data
 from api.representations import job_detail, job_summary
+from api.schemas import MAX_DB_INT, JobListQuery, validate
 from api.services import services
 from api.submission import parse_options, read_uploads, submit
-from core.errors import Conflict, InvalidOption, NotFound
+from core.errors import Conflict, NotFound
 from core.formats import BY_EXT, EXTENSIONS
 from db.models import Job, JobFile, JobStatus, Page, PageStatus
 from db.transitions import cancel_job, request_finish
@@ -27,8 +26,6 @@ from worker.documents import job_document
 from worker.queueing import FINISH_JOB, enqueue
 
 bp = Blueprint("jobs", __name__)
-
-MAX_PER_PAGE = 200
 
 
 def load_job(job_id: str, caller: Caller) -> Job:
@@ -69,54 +66,25 @@ def get_job(job_id: str):
     return jsonify(job_detail(job, files, pages))
 
 
-def _parse_time(name: str) -> datetime | None:
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidOption(f"{name} must be an ISO 8601 time such as 2024-05-01T12:00:00Z.") from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _positive_int(name: str, default: int, maximum: int) -> int:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise InvalidOption(f"{name} must be a positive whole number.")
-    return min(int(raw), maximum)
-
-
 @bp.get("/v1/jobs")
 @require_key
 def list_jobs():
     caller: Caller = g.api_key
+    args = validate(JobListQuery, request.args)
     query = select(Job)
-    key_id = request.args.get("key_id")
-    if caller.is_admin and key_id:
-        if not key_id.isdigit():
-            raise InvalidOption("key_id must be a number.")
-        query = query.where(Job.api_key_id == int(key_id))
-    elif not (caller.is_admin and request.args.get("all", "").lower() in ("1", "true", "yes")):
+    if caller.is_admin and args.key_id is not None:
+        query = query.where(Job.api_key_id == args.key_id)
+    elif not (caller.is_admin and args.all):
         query = query.where(Job.api_key_id == caller.id)
-    if request.args.get("status"):
-        statuses = [s.strip() for s in request.args["status"].split(",") if s.strip()]
-        unknown = [s for s in statuses if s not in JobStatus.ALL]
-        if unknown:
-            raise InvalidOption(f"Unknown status {unknown[0]!r}; use {', '.join(JobStatus.ALL)}.")
-        query = query.where(Job.status.in_(statuses))
-    tag = request.args.get("tag") or request.args.get("job_tag")
-    if tag:
+    if args.status:
+        query = query.where(Job.status.in_(args.status))
+    if tag := args.tag or args.job_tag:
         query = query.where(Job.job_tag == tag)
-    if after := _parse_time("created_after"):
-        query = query.where(Job.created_at >= after)
-    if before := _parse_time("created_before"):
-        query = query.where(Job.created_at < before)
-
-    per_page = _positive_int("per_page", 50, MAX_PER_PAGE)
-    page = _positive_int("page", 1, 10**9)
+    if args.created_after:
+        query = query.where(Job.created_at >= args.created_after)
+    if args.created_before:
+        query = query.where(Job.created_at < args.created_before)
+    page, per_page = args.page, args.per_page
     with services().db.session() as s:
         total = s.scalar(select(func.count()).select_from(query.subquery()))
         jobs = list(s.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(per_page).offset((page - 1) * per_page)))
@@ -167,8 +135,10 @@ def get_page_image(job_id: str, page_number: int):
     """Page ``page_number`` as the pipeline saw it (the coordinates in the results refer to it)."""
     # POST /v1/index hands this URL to clients that may have no key (OCR_ANONYMOUS_COMPAT).
     load_job(job_id, authenticate(allow_anonymous=services().settings.anonymous_compat))
-    with services().db.session() as s:
-        image_key = s.scalar(select(Page.image_key).where(Page.job_id == job_id, Page.page_number == page_number))
+    image_key = None
+    if page_number <= MAX_DB_INT:  # a larger number is no page, not a database error
+        with services().db.session() as s:
+            image_key = s.scalar(select(Page.image_key).where(Page.job_id == job_id, Page.page_number == page_number))
     if not image_key:
         raise NotFound(f"Page {page_number} of job {job_id} has no image (yet).")
     return Response(services().storage.get(image_key), content_type="image/png")

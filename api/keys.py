@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from api.auth import require_admin, require_key
 from api.representations import timestamp
+from api.schemas import MAX_DB_BIGINT, KeyCreate, validate
 from api.services import services
-from core.errors import InvalidOption, NotFound
+from core.errors import NotFound
 from db.keys import create_key
 from db.models import ApiKey, utcnow
 
@@ -32,25 +33,12 @@ def key_view(record: ApiKey) -> dict:
     }
 
 
-def _flag(value) -> bool:
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
 @bp.post("/v1/keys")
 @require_admin
 def create():
-    body = request.get_json(silent=True) or request.form
-    quota = body.get("quota_pages")
-    if quota not in (None, "") and not str(quota).isdigit():
-        raise InvalidOption("quota_pages must be a whole number.")
+    body = validate(KeyCreate, request.get_json(silent=True) or request.form)
     with services().db.session() as s:
-        new = create_key(
-            s,
-            str(body.get("name") or ""),
-            admin=_flag(body.get("admin", False)),
-            rate_limit=body.get("rate_limit") or None,
-            quota_pages=int(quota) if quota not in (None, "") else None,
-        )
+        new = create_key(s, body.name, admin=body.admin, rate_limit=body.rate_limit, quota_pages=body.quota_pages)
         view = key_view(new.record) | {"key": new.key, "webhook_secret": new.record.webhook_secret}
     response = jsonify(view)
     response.status_code = 201
@@ -77,7 +65,7 @@ def me():
 @require_admin
 def revoke(key_id: int):
     with services().db.session() as s:
-        record = s.get(ApiKey, key_id)
+        record = s.get(ApiKey, key_id) if key_id <= MAX_DB_BIGINT else None  # a larger id is no key, not a database error
         if record is None:
             raise NotFound(f"No key {key_id}.")
         if record.revoked_at is None:

@@ -1,514 +1,610 @@
-"""The OpenAPI 3 description of the HTTP API, written by hand and served at /openapi.json.
+"""/openapi.json, generated: the request and answer models of api/schemas.py plus the route table below.
 
-A test checks that every route of the app is described here and nothing else is.
+The table says, for each route of the app, its parameters, its body and every status it can answer;
+the models say what the bodies hold. Answers every route shares are added here, once: 400
+``invalid_characters`` (every request's text is checked first, api/validation.py), 401/429/503 where
+a key is looked up (the database and the rate limiter are read), 403 where it must be an admin key,
+413 where a body is read. tests/unit/platform/test_keys_and_inputs.py checks that the table and the
+app's routes match; tests/integration/test_contract.py runs schemathesis against the document.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from copy import deepcopy
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from api import schemas as S
+from core.formats import EXTENSIONS, FORMATS
+from pipeline.result import json_schema as result_json_schema
+
+REF = "#/components/schemas/{model}"
+KEY, ADMIN, PUBLIC, COMPAT, METRICS = "key", "admin", "public", "compat", "metrics"
 
 
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
+@dataclass(frozen=True)
+class Answer:
+    description: str
+    model: type[BaseModel] | None = None  # a JSON body
+    content: dict[str, dict] | None = None  # other media types: {media type: schema}
+    headers: tuple[str, ...] = ()  # names of HEADERS always sent with this answer
 
 
-def _json(schema: dict, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+@dataclass(frozen=True)
+class Files:
+    """The file parts of a multipart body."""
+
+    names: tuple[str, ...]  # the first is the documented one; compat routes take either
+    many: bool
+    description: str
 
 
-def _error(description: str) -> dict:
-    return _json(_ref("Error"), description)
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    summary: str
+    access: str
+    answers: dict[int, Answer]
+    description: str = ""
+    path_params: tuple[str, ...] = ()
+    query: type[BaseModel] | None = None
+    form: type[BaseModel] | None = None
+    files: Files | None = None
+    json_body: type[BaseModel] | None = None
+    tags: tuple[str, ...] = ()
+    operation_id: str = ""
 
 
-def _param(name: str, where: str, schema: dict, description: str, required: bool = False) -> dict:
-    return {"name": name, "in": where, "required": required or where == "path", "schema": schema, "description": description}
+HEADERS = {
+    "Location": {"description": "The job's URL.", "schema": {"type": "string"}},
+    "Retry-After": {"description": "Seconds to wait before asking again.", "schema": {"type": "integer", "minimum": 1}},
+    "Content-Disposition": {"description": "inline, with the file name <job_id>.<ext>.", "schema": {"type": "string"}},
+}
+PATH_PARAMS = {
+    "job_id": ({"type": "string", "format": "uuid"}, "The job's id."),
+    "key_id": ({"type": "integer", "minimum": 0, "maximum": S.MAX_DB_BIGINT}, "The key's id."),
+    "page_number": ({"type": "integer", "minimum": 0, "maximum": S.MAX_DB_INT}, "1-based page of the job."),
+    "ext": ({"type": "string", "enum": list(EXTENSIONS)}, "The output format."),
+}
+NOT_FOUND_JOB = Answer("No such job, or it belongs to another key.", S.ErrorBody)
+BINARY = {"type": "string", "format": "binary"}
+TEXT = {"type": "string"}
 
-
-JOB_ID = _param("job_id", "path", {"type": "string", "format": "uuid"}, "The job's id.")
-AUTH_ERRORS = {"401": _error("No key, or an unknown or revoked key."), "429": _error("Rate limit or page quota reached.")}
-NOT_FOUND = {"404": _error("No such job, or it belongs to another key.")}
-
-STATUSES = ["queued", "running", "succeeded", "partial_success", "failed", "cancelling", "cancelled"]
-
-SCHEMAS = {
-    "Error": {
-        "type": "object",
-        "required": ["error", "message"],
-        "properties": {
-            "error": {"type": "string", "description": "Stable machine-readable code, e.g. unsupported_format."},
-            "message": {"type": "string", "description": "What went wrong, for people."},
+ROUTES: tuple[Route, ...] = (
+    # --- jobs ---------------------------------------------------------------------------------------------
+    Route(
+        "post",
+        "/v1/jobs",
+        "Submit a job",
+        KEY,
+        {
+            202: Answer(
+                "Accepted (or the job already made with this client_request_token: Idempotent-Replayed: true). "
+                "A file that is empty, too large or not an image or PDF is refused alone: it is listed in "
+                "rejected, and the job reads the others.",
+                S.JobAccepted,
+                headers=("Location", "Retry-After"),
+            ),
+            400: Answer(
+                "A bad option (invalid_option, invalid_page_range), no file, too many files, no file that is not "
+                "empty (every file's error in rejected), or a callback_url that is refused (not http(s), "
+                "credentials, an address inside the network).",
+                S.RefusedUpload,
+            ),
+            413: Answer("No file within the size limit (file_too_large; every file's error in rejected).", S.RefusedUpload),
+            415: Answer(
+                "No file is a supported image or PDF (unsupported_format; every file's error in rejected).", S.RefusedUpload
+            ),
+            429: Answer("The rate limit, or the key's page quota (quota_exceeded).", S.ErrorBody),
         },
-    },
-    "ErrorDetail": {
-        "type": ["object", "null"],
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-    },
-    "Accepted": {
-        "type": "object",
-        "required": ["job_id", "status"],
-        "properties": {"job_id": {"type": "string", "format": "uuid"}, "status": {"type": "string", "enum": STATUSES}},
-    },
-    "JobSummary": {
-        "type": "object",
-        "properties": {
-            "job_id": {"type": "string", "format": "uuid"},
-            "status": {"type": "string", "enum": STATUSES},
-            "lang": {"type": "string", "enum": ["zh", "en", "mix"]},
-            "page_range": {"type": ["string", "null"]},
-            "detect_orientation": {"type": "boolean"},
-            "outputs": {"type": "array", "items": {"type": "string", "enum": ["json", "txt", "hocr", "pdf"]}},
-            "job_tag": {"type": ["string", "null"]},
-            "client_request_token": {"type": ["string", "null"]},
-            "pages_total": {"type": "integer"},
-            "pages_done": {"type": "integer"},
-            "pages_failed": {"type": "integer"},
-            "pages_cancelled": {"type": "integer"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "started_at": {"type": ["string", "null"], "format": "date-time"},
-            "finished_at": {"type": ["string", "null"], "format": "date-time"},
-            "updated_at": {"type": "string", "format": "date-time"},
-            "expires_at": {
-                "type": ["string", "null"],
-                "format": "date-time",
-                "description": "When the job and its files are deleted (OCR_RETENTION_DAYS after it ended); null: kept",
-            },
-            "error": _ref("ErrorDetail"),
+        description="Stores the files and answers at once; poll the Location or wait for the callback. Callbacks carry "
+        "X-OCR-Timestamp and X-OCR-Signature: sha256=HMAC-SHA256(webhook_secret, timestamp + '.' + body).",
+        form=S.JobForm,
+        files=Files(("file",), True, "One or more images (PNG, JPEG, TIFF, BMP, WebP) or PDFs."),
+        tags=("jobs",),
+        operation_id="submitJob",
+    ),
+    Route(
+        "get",
+        "/v1/jobs",
+        "List jobs, newest first",
+        KEY,
+        {200: Answer("One page of the jobs.", S.JobList), 400: Answer("A bad filter or page number.", S.ErrorBody)},
+        description=f"per_page above {S.MAX_PER_PAGE} is refused (400 invalid_option), not lowered.",
+        query=S.JobListQuery,
+        tags=("jobs",),
+        operation_id="listJobs",
+    ),
+    Route(
+        "get",
+        "/v1/jobs/{job_id}",
+        "A job's status, counters, files, pages and errors",
+        KEY,
+        {200: Answer("The job.", S.JobDetail), 404: NOT_FOUND_JOB},
+        path_params=("job_id",),
+        tags=("jobs",),
+        operation_id="getJob",
+    ),
+    Route(
+        "delete",
+        "/v1/jobs/{job_id}",
+        "Delete a job with its uploads, page images and results",
+        KEY,
+        {204: Answer("Deleted."), 404: NOT_FOUND_JOB},
+        path_params=("job_id",),
+        tags=("jobs",),
+        operation_id="deleteJob",
+    ),
+    Route(
+        "post",
+        "/v1/jobs/{job_id}/cancel",
+        "Cancel a job: pages not started are dropped, running ones finish",
+        KEY,
+        {
+            202: Answer("Cancelling (or cancelled).", S.Accepted, headers=("Location",)),
+            404: NOT_FOUND_JOB,
+            409: Answer("The job has already finished.", S.ErrorBody),
         },
+        path_params=("job_id",),
+        tags=("jobs",),
+        operation_id="cancelJob",
+    ),
+    Route(
+        "get",
+        "/v1/jobs/{job_id}/result",
+        "The pages read so far, in the result schema",
+        KEY,
+        {
+            200: Answer(
+                "The pages read so far, with the job's status.",
+                content={"application/json": {"$ref": REF.format(model="JobResult")}},
+            ),
+            400: Answer("A bad page range.", S.ErrorBody),
+            404: NOT_FOUND_JOB,
+        },
+        path_params=("job_id",),
+        query=S.ResultQuery,
+        tags=("results",),
+        operation_id="getResult",
+    ),
+    Route(
+        "get",
+        "/v1/jobs/{job_id}/result.{ext}",
+        "An assembled output of a finished job",
+        KEY,
+        {
+            200: Answer(
+                "The output: " + "; ".join(f"{f.ext}: {f.description}" for f in FORMATS) + ".",
+                content={
+                    f.media_type.split(";")[0]: (
+                        {"$ref": REF.format(model="Result")} if f.ext == "json" else BINARY if f.binary else TEXT
+                    )
+                    for f in FORMATS
+                },
+                headers=("Content-Disposition",),
+            ),
+            404: Answer("No such job or format, or no page of the job was read.", S.ErrorBody),
+            409: Answer(
+                "The job has not finished yet (conflict), or it did not ask for this binary output, which cannot be "
+                "made afterwards (output_not_requested). A text output it did not ask for is made on demand.",
+                S.ErrorBody,
+            ),
+        },
+        path_params=("job_id", "ext"),
+        tags=("results",),
+        operation_id="getResultFile",
+    ),
+    Route(
+        "get",
+        "/v1/jobs/{job_id}/pages/{page_number}/image",
+        "A page as the pipeline read it (result coordinates refer to it)",
+        COMPAT,
+        {200: Answer("The page image.", content={"image/png": BINARY}), 404: Answer("No such job or page image.", S.ErrorBody)},
+        description="Needs a key unless OCR_ANONYMOUS_COMPAT is set (POST /v1/index hands this URL to its clients).",
+        path_params=("job_id", "page_number"),
+        tags=("results",),
+        operation_id="getPageImage",
+    ),
+    # --- keys ---------------------------------------------------------------------------------------------
+    Route(
+        "post",
+        "/v1/keys",
+        "Create a key (admin); the answer holds the key, shown this once",
+        ADMIN,
+        {201: Answer("The new key.", S.KeyCreated), 400: Answer("A bad name, rate limit or quota.", S.ErrorBody)},
+        json_body=S.KeyCreate,
+        tags=("keys",),
+        operation_id="createKey",
+    ),
+    Route(
+        "get",
+        "/v1/keys",
+        "List keys (admin)",
+        ADMIN,
+        {200: Answer("The keys.", S.KeyList)},
+        tags=("keys",),
+        operation_id="listKeys",
+    ),
+    Route(
+        "get",
+        "/v1/keys/me",
+        "The calling key, with its webhook signing secret",
+        KEY,
+        {200: Answer("This key.", S.KeyWithSecret)},
+        tags=("keys",),
+        operation_id="getOwnKey",
+    ),
+    Route(
+        "delete",
+        "/v1/keys/{key_id}",
+        "Revoke a key (admin)",
+        ADMIN,
+        {204: Answer("Revoked (or already revoked)."), 404: Answer("No such key.", S.ErrorBody)},
+        path_params=("key_id",),
+        tags=("keys",),
+        operation_id="revokeKey",
+    ),
+    # --- the operations dashboard ------------------------------------------------------------------------
+    Route(
+        "get",
+        "/v1/admin/overview",
+        "Queues, workers, open pages and jobs by status",
+        ADMIN,
+        {200: Answer("The figures, read now.", S.Overview)},
+        tags=("admin",),
+        operation_id="adminOverview",
+    ),
+    Route(
+        "get",
+        "/v1/admin/throughput",
+        "Pages and jobs finished per minute",
+        ADMIN,
+        {200: Answer("One bucket per minute.", S.Throughput), 400: Answer("A bad number of minutes.", S.ErrorBody)},
+        query=S.MinutesQuery,
+        tags=("admin",),
+        operation_id="adminThroughput",
+    ),
+    Route(
+        "get",
+        "/v1/admin/stage-times",
+        "p50/p95 seconds per pipeline stage and per job",
+        ADMIN,
+        {200: Answer("The spreads.", S.StageTimes), 400: Answer("A bad number of minutes.", S.ErrorBody)},
+        query=S.MinutesQuery,
+        tags=("admin",),
+        operation_id="adminStageTimes",
+    ),
+    Route(
+        "get",
+        "/v1/admin/jobs",
+        "Every key's jobs, filtered, newest first",
+        ADMIN,
+        {200: Answer("One page of the jobs.", S.AdminJobList), 400: Answer("A bad filter or page number.", S.ErrorBody)},
+        query=S.AdminJobListQuery,
+        tags=("admin",),
+        operation_id="adminListJobs",
+    ),
+    Route(
+        "get",
+        "/v1/admin/jobs/{job_id}",
+        "A job with its key, pages, workers and timings",
+        ADMIN,
+        {200: Answer("The job.", S.AdminJobDetail), 404: Answer("No such job.", S.ErrorBody)},
+        path_params=("job_id",),
+        tags=("admin",),
+        operation_id="adminGetJob",
+    ),
+    Route(
+        "post",
+        "/v1/admin/jobs/{job_id}/retry",
+        "Put a job's failed pages back in the queue",
+        ADMIN,
+        {
+            202: Answer("Requeued.", S.RetryAnswer, headers=("Location",)),
+            404: Answer("No such job.", S.ErrorBody),
+            409: Answer("The job has nothing to retry, or is still running.", S.ErrorBody),
+        },
+        path_params=("job_id",),
+        tags=("admin",),
+        operation_id="adminRetryJob",
+    ),
+    Route(
+        "post",
+        "/v1/admin/jobs/{job_id}/rerun",
+        "A new job over the same files; options not given keep the old job's values",
+        ADMIN,
+        {
+            202: Answer("The new job.", S.RerunAnswer, headers=("Location",)),
+            400: Answer("A bad option.", S.ErrorBody),
+            404: Answer("No such job, or its files are gone.", S.ErrorBody),
+            409: Answer("The job's files cannot be read again.", S.ErrorBody),
+        },
+        path_params=("job_id",),
+        json_body=S.RerunBody,
+        tags=("admin",),
+        operation_id="adminRerunJob",
+    ),
+    # --- the earlier demo's endpoints ---------------------------------------------------------------------
+    Route(
+        "get",
+        "/v1/index",
+        "The upload page (HTML)",
+        PUBLIC,
+        {200: Answer("The page.", content={"text/html": TEXT})},
+        tags=("compatibility",),
+        operation_id="uploadPage",
+    ),
+    Route(
+        "post",
+        "/v1/index",
+        "Read one uploaded file and wait for the answer (compatibility)",
+        COMPAT,
+        {
+            200: Answer("The lines read.", S.CompatIndex),
+            400: Answer("No file, or an empty or damaged one (success: false).", S.CompatErrorBody),
+            413: Answer("The upload is too large.", S.ErrorBody),
+            415: Answer("The file is not a supported image or PDF (success: false).", S.CompatErrorBody),
+            422: Answer("The job failed: the file could not be read (success: false).", S.CompatErrorBody),
+            429: Answer(
+                "OCR_MAX_SYNC_WAITS requests already wait (server_busy), the rate limit, or the quota.", S.CompatErrorBody
+            ),
+            504: Answer("Not finished within OCR_SYNC_TIMEOUT; the job goes on (see job_id).", S.CompatErrorBody),
+        },
+        description="Field file (or image); needs a key unless OCR_ANONYMOUS_COMPAT is set.",
+        form=S.CompatForm,
+        files=Files(("file", "image"), False, "One image or PDF."),
+        tags=("compatibility",),
+        operation_id="indexPredict",
+    ),
+    Route(
+        "post",
+        "/api/ocr",
+        "Synchronous OCR of one image (compatibility with the earlier demo)",
+        COMPAT,
+        {
+            200: Answer("The lines read.", S.CompatOcr),
+            400: Answer("No file, or an empty or damaged one (success: false).", S.CompatErrorBody),
+            413: Answer("The upload is too large.", S.ErrorBody),
+            415: Answer("The file is not a supported image or PDF (success: false).", S.CompatErrorBody),
+            422: Answer("The job failed: the file could not be read (success: false).", S.CompatErrorBody),
+            429: Answer(
+                "OCR_MAX_SYNC_WAITS requests already wait (server_busy), the rate limit, or the quota.", S.CompatErrorBody
+            ),
+            504: Answer("Not finished within OCR_SYNC_TIMEOUT; the job goes on (see job_id).", S.CompatErrorBody),
+        },
+        description="Field image (or file); needs a key unless OCR_ANONYMOUS_COMPAT is set.",
+        form=S.CompatForm,
+        files=Files(("image", "file"), False, "One image or PDF."),
+        tags=("compatibility",),
+        operation_id="apiOcr",
+    ),
+    # --- operations ---------------------------------------------------------------------------------------
+    Route(
+        "get",
+        "/healthz",
+        "Liveness",
+        PUBLIC,
+        {200: Answer("The process answers.", S.Health)},
+        tags=("operations",),
+        operation_id="healthz",
+    ),
+    Route(
+        "get",
+        "/readyz",
+        "Readiness: database (migrated), broker and storage answer",
+        PUBLIC,
+        {200: Answer("Ready.", S.Readiness), 503: Answer("A dependency is unavailable.", S.Readiness)},
+        tags=("operations",),
+        operation_id="readyz",
+    ),
+    Route(
+        "get",
+        "/metrics",
+        "Prometheus metrics from the database and the broker",
+        METRICS,
+        {200: Answer("Prometheus text format.", content={"text/plain": TEXT})},
+        description="Admin keys only, unless OCR_METRICS_PUBLIC is set.",
+        tags=("operations",),
+        operation_id="metrics",
+    ),
+    Route(
+        "get",
+        "/openapi.json",
+        "This document",
+        PUBLIC,
+        {200: Answer("OpenAPI 3.1.", content={"application/json": {"type": "object"}})},
+        tags=("operations",),
+        operation_id="openapi",
+    ),
+)
+
+# Answers that many routes give; a route's own answer for the same status comes first.
+BAD_TEXT = (
+    "A path, query, form field, file name or JSON string holds a NUL byte, a control character or bytes that are not "
+    "UTF-8 (invalid_characters)."
+)
+COMMON = {
+    KEY: {
+        401: "No key, or an unknown or revoked key.",
+        429: "The key's rate limit (Retry-After).",
+        503: "The database or the job queue is unavailable; nothing was stored (Retry-After).",
     },
-    "Job": {
+    ADMIN: {403: "Not an admin key."},
+    METRICS: {403: "Not an admin key."},
+}
+OPTIONAL_HEADERS = {429: "Retry-After"}  # a rate limit says when; a used-up quota cannot
+REQUIRED_HEADERS = {503: "Retry-After"}
+
+
+def _common_answers(route: Route) -> dict[int, str]:
+    common = {400: BAD_TEXT}
+    if route.access != PUBLIC:
+        common |= COMMON[KEY]
+    common |= COMMON.get(route.access, {})
+    if route.form or route.files or route.json_body:
+        common[413] = "The request is larger than the server takes."
+    return common
+
+
+def _request_schema(schema: dict) -> dict:
+    """A form field or query parameter is text or absent, never null: drop pydantic's null branch."""
+    schema = dict(schema)
+    any_of = schema.pop("anyOf", None)
+    if any_of is not None:
+        kept = [s for s in any_of if s != {"type": "null"}]
+        if len(kept) == 1:
+            schema = {**kept[0], **schema}
+        else:
+            schema["anyOf"] = kept
+    if schema.get("default", 0) is None or isinstance(schema.get("default"), list):  # absent: nothing, or all
+        del schema["default"]
+    schema.pop("title", None)
+    return schema
+
+
+def _properties(model: type[BaseModel]) -> tuple[dict, list[str]]:
+    schema = model.model_json_schema()
+    properties = {name: _request_schema(prop) for name, prop in schema.get("properties", {}).items()}
+    return properties, list(schema.get("required", []))
+
+
+def _parameters(route: Route) -> list[dict]:
+    out = []
+    for name in route.path_params:
+        schema, description = PATH_PARAMS[name]
+        out.append({"name": name, "in": "path", "required": True, "schema": schema, "description": description})
+    if route.query is not None:
+        properties, required = _properties(route.query)
+        for name, schema in properties.items():
+            description = schema.pop("description", "")
+            out.append({"name": name, "in": "query", "required": name in required, "schema": schema, "description": description})
+    return out
+
+
+def _request_body(route: Route) -> dict | None:
+    if route.json_body is not None:
+        properties, required = _properties(route.json_body)
+        body = {"type": "object", "properties": properties, **({"required": required} if required else {})}
+        form_body = deepcopy(body)  # the same fields are read from a form, for curl -F
+        return {
+            "required": True,
+            "content": {"application/json": {"schema": body}, "application/x-www-form-urlencoded": {"schema": form_body}},
+        }
+    if route.files is None:
+        return None
+    properties, required = _properties(route.form) if route.form else ({}, [])
+    part = {**BINARY, "description": route.files.description}
+    first, *others = route.files.names
+    properties = {
+        first: {"type": "array", "items": BINARY, "minItems": 1, "description": part["description"]}
+        if route.files.many
+        else part,
+        **properties,
+    }
+    for other in others:
+        properties[other] = {**part, "description": f"The same as {first}, for older clients."}
+    schema = {"type": "object", "required": [first, *required], "properties": properties}
+    if route.form is not None and route.form.__doc__:
+        schema["description"] = route.form.__doc__.strip()
+    return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+
+
+def _answer(answer: Answer, status: int) -> dict:
+    out: dict[str, Any] = {"description": answer.description}
+    if answer.model is not None:
+        out["content"] = {"application/json": {"schema": {"$ref": REF.format(model=answer.model.__name__)}}}
+    elif answer.content is not None:
+        out["content"] = {media: {"schema": schema} for media, schema in answer.content.items()}
+    headers = {name: {**HEADERS[name], "required": True} for name in answer.headers}
+    if status in REQUIRED_HEADERS and answer.model is not None:
+        headers[REQUIRED_HEADERS[status]] = {**HEADERS[REQUIRED_HEADERS[status]], "required": True}
+    if status in OPTIONAL_HEADERS:
+        headers[OPTIONAL_HEADERS[status]] = {**HEADERS[OPTIONAL_HEADERS[status]], "required": False}
+    if headers:
+        out["headers"] = headers
+    return out
+
+
+def _operation(route: Route) -> dict:
+    answers = dict(route.answers)
+    error_model = S.CompatErrorBody if route.access == COMPAT and route.files else S.ErrorBody
+    for status, description in _common_answers(route).items():
+        if status not in answers:
+            model = S.ErrorBody if status == 413 else error_model
+            answers[status] = Answer(description, model)
+    operation: dict[str, Any] = {"operationId": route.operation_id, "summary": route.summary, "tags": list(route.tags)}
+    if route.description:
+        operation["description"] = route.description
+    if parameters := _parameters(route):
+        operation["parameters"] = parameters
+    if body := _request_body(route):
+        operation["requestBody"] = body
+    operation["responses"] = {str(status): _answer(answers[status], status) for status in sorted(answers)}
+    if route.access == PUBLIC:
+        operation["security"] = []
+    elif route.access == COMPAT:
+        operation["security"] = [{"bearer": []}, {"apiKey": []}, {}]  # OCR_ANONYMOUS_COMPAT may let callers in without one
+    return operation
+
+
+def _answer_models() -> list[type[BaseModel]]:
+    found = {model.__name__: model for route in ROUTES for model in (a.model for a in route.answers.values()) if model}
+    return [*found.values(), S.ErrorBody, S.CompatErrorBody, S.JobResultFields]
+
+
+def result_schemas() -> dict[str, dict]:
+    """The result document's JSON Schema (pipeline/result.py, also served at /schemas/result-v2.json) as
+    components: its root as Result, each of its $defs as Result<Name>, the references rewritten to match."""
+    schema = json.loads(json.dumps(result_json_schema()).replace('"#/$defs/', '"#/components/schemas/Result'))
+    out = {f"Result{name}": definition for name, definition in schema.pop("$defs", {}).items()}
+    schema.pop("$schema", None)
+    schema.pop("$id", None)
+    out["Result"] = schema
+    out["JobResult"] = {
+        "description": "The pages read so far, with where the job stands.",
         "allOf": [
-            _ref("JobSummary"),
-            {
-                "type": "object",
-                "properties": {
-                    "files": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "filename": {"type": "string"},
-                                "sha256": {"type": "string"},
-                                "size_bytes": {"type": "integer"},
-                                "format": {"type": ["string", "null"]},
-                                "page_count": {"type": ["integer", "null"]},
-                                "status": {"type": "string", "enum": ["pending", "ready", "failed"]},
-                                "error": _ref("ErrorDetail"),
-                            },
-                        },
-                    },
-                    "pages": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "page_number": {"type": "integer"},
-                                "file_index": {"type": "integer"},
-                                "source_page": {"type": "integer"},
-                                "status": {"type": "string", "enum": ["queued", "running", "done", "failed", "cancelled"]},
-                                "attempts": {"type": "integer"},
-                                "warnings": {"type": "array", "items": {"type": "string"}},
-                                "error": _ref("ErrorDetail"),
-                                "timings": {"type": "object", "additionalProperties": {"type": "number"}},
-                            },
-                        },
-                    },
-                    "warnings": {"type": "array", "items": {"type": "object"}},
-                    "callback_url": {"type": ["string", "null"]},
-                    "webhook": {"type": ["object", "null"]},
-                    "links": {"type": "object", "additionalProperties": {"type": "string"}},
-                },
-            },
-        ]
-    },
-    "Line": {
-        "type": "object",
-        "properties": {
-            "text": {"type": "string"},
-            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-            "polygon": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
-            "bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
-            "char_confidences": {"type": "array", "items": {"type": "number"}},
-        },
-    },
-    "Page": {
-        "type": "object",
-        "properties": {
-            "page_number": {"type": "integer"},
-            "width": {"type": "integer"},
-            "height": {"type": "integer"},
-            "angle": {"type": "integer", "enum": [0, 90, 180, 270]},
-            "angle_confidence": {"type": "number"},
-            "skew": {"type": "number"},
-            "lines": {"type": "array", "items": _ref("Line")},
-            "timings": {"type": "object"},
-            "warnings": {"type": "array", "items": {"type": "string"}},
-        },
-    },
-    "Result": {
-        "type": "object",
-        "properties": {
-            "job_id": {"type": "string"},
-            "status": {"type": "string", "enum": STATUSES},
-            "complete": {"type": "boolean", "description": "True once the job has reached a final status."},
-            "pages_total": {"type": "integer"},
-            "lang": {"type": "string"},
-            "pages": {"type": "array", "items": _ref("Page")},
-        },
-    },
-    "Key": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "integer"},
-            "name": {"type": "string"},
-            "prefix": {"type": "string"},
-            "is_admin": {"type": "boolean"},
-            "rate_limit": {"type": ["string", "null"]},
-            "quota_pages": {"type": ["integer", "null"]},
-            "pages_used": {"type": "integer"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "revoked_at": {"type": ["string", "null"], "format": "date-time"},
-        },
-    },
-}
-
-JOB_FORM = {
-    "type": "object",
-    "required": ["file"],
-    "properties": {
-        "file": {"type": "array", "items": {"type": "string", "format": "binary"}, "description": "One or more images or PDFs."},
-        "lang": {"type": "string", "enum": ["zh", "en", "mix"], "default": "mix"},
-        "pages": {"type": "string", "description": "Pages to read in each file, e.g. 1-3,5 (default all)."},
-        "detect_orientation": {"type": "boolean", "default": True},
-        "outputs": {"type": "string", "default": "json,txt,hocr,pdf", "description": "Comma-separated list."},
-        "client_request_token": {"type": "string", "maxLength": 128, "description": "Same token, same key: same job."},
-        "job_tag": {"type": "string", "maxLength": 128},
-        "callback_url": {
-            "type": "string",
-            "format": "uri",
-            "description": "POSTed a signed JSON when the job ends. http(s) only, no credentials; its host must resolve "
-            "to public addresses only (checked at submit and again at delivery) unless OCR_WEBHOOK_ALLOW names it.",
-        },
-    },
-}
-
-PATHS = {
-    "/v1/jobs": {
-        "post": {
-            "summary": "Submit a job",
-            "description": "Stores the files and answers at once; poll the Location or wait for the callback. "
-            "Callbacks carry X-OCR-Timestamp and X-OCR-Signature: sha256=HMAC-SHA256(webhook_secret, timestamp + '.' + body).",
-            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": JOB_FORM}}},
-            "responses": {
-                "202": {
-                    **_json(_ref("Accepted"), "Accepted (or the job already made with this client_request_token)."),
-                    "headers": {
-                        "Location": {"schema": {"type": "string"}},
-                        "Retry-After": {"schema": {"type": "integer"}},
-                    },
-                },
-                "400": _error(
-                    "Bad option, empty file, malformed page range, a callback_url that is refused (not http(s), "
-                    "credentials, or an address inside the network), or bad text (invalid_characters)."
-                ),
-                "413": _error("The upload is too large."),
-                "415": _error("A file is not a supported image or PDF."),
-                "503": _error("The database, storage or queue is unavailable; nothing was stored (Retry-After)."),
-                **AUTH_ERRORS,
-            },
-        },
-        "get": {
-            "summary": "List jobs, newest first",
-            "parameters": [
-                _param("status", "query", {"type": "string"}, "Comma-separated statuses."),
-                _param("tag", "query", {"type": "string"}, "Only jobs with this job_tag."),
-                _param("created_after", "query", {"type": "string", "format": "date-time"}, "ISO 8601."),
-                _param("created_before", "query", {"type": "string", "format": "date-time"}, "ISO 8601."),
-                _param("page", "query", {"type": "integer", "minimum": 1, "default": 1}, "Page of the list."),
-                _param("per_page", "query", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "Jobs per page."),
-                _param("all", "query", {"type": "boolean"}, "Admin keys: every key's jobs."),
-                _param("key_id", "query", {"type": "integer"}, "Admin keys: jobs of this key."),
-            ],
-            "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "properties": {
-                            "jobs": {"type": "array", "items": _ref("JobSummary")},
-                            "page": {"type": "integer"},
-                            "per_page": {"type": "integer"},
-                            "total": {"type": "integer"},
-                        },
-                    },
-                    "The jobs.",
-                ),
-                "400": _error("Bad filter."),
-                **AUTH_ERRORS,
-            },
-        },
-    },
-    "/v1/jobs/{job_id}": {
-        "get": {
-            "summary": "A job's status, counters, files, pages and errors",
-            "parameters": [JOB_ID],
-            "responses": {"200": _json(_ref("Job"), "The job."), **NOT_FOUND, **AUTH_ERRORS},
-        },
-        "delete": {
-            "summary": "Delete a job with its uploads, page images and results",
-            "parameters": [JOB_ID],
-            "responses": {"204": {"description": "Deleted."}, **NOT_FOUND, **AUTH_ERRORS},
-        },
-    },
-    "/v1/jobs/{job_id}/cancel": {
-        "post": {
-            "summary": "Cancel a job: pages not started are dropped, running ones finish",
-            "parameters": [JOB_ID],
-            "responses": {
-                "202": _json(_ref("Accepted"), "Cancelling (or cancelled)."),
-                "409": _error("The job has already finished."),
-                **NOT_FOUND,
-                **AUTH_ERRORS,
-            },
-        }
-    },
-    "/v1/jobs/{job_id}/result": {
-        "get": {
-            "summary": "Results in the pipeline's JSON schema (pages read so far)",
-            "parameters": [JOB_ID, _param("pages", "query", {"type": "string"}, "Only these pages of the job, e.g. 1-3,5.")],
-            "responses": {
-                "200": _json(_ref("Result"), "The pages read."),
-                "400": _error("Bad page range."),
-                **NOT_FOUND,
-                **AUTH_ERRORS,
-            },
-        }
-    },
-    "/v1/jobs/{job_id}/result.{ext}": {
-        "get": {
-            "summary": "An assembled output: plain text, hOCR, searchable PDF or JSON",
-            "parameters": [JOB_ID, _param("ext", "path", {"type": "string", "enum": ["txt", "hocr", "pdf", "json"]}, "Format.")],
-            "responses": {
-                "200": {
-                    "description": "The output.",
-                    "content": {
-                        "text/plain": {"schema": {"type": "string"}},
-                        "application/xhtml+xml": {"schema": {"type": "string"}},
-                        "application/pdf": {"schema": {"type": "string", "format": "binary"}},
-                        "application/json": {"schema": _ref("Result")},
-                    },
-                },
-                "409": _error("The job has not finished yet."),
-                **NOT_FOUND,
-                **AUTH_ERRORS,
-            },
-        }
-    },
-    "/v1/jobs/{job_id}/pages/{page_number}/image": {
-        "get": {
-            "summary": "A page as the pipeline read it (result coordinates refer to it)",
-            "parameters": [JOB_ID, _param("page_number", "path", {"type": "integer", "minimum": 1}, "1-based page of the job.")],
-            "responses": {
-                "200": {
-                    "description": "PNG image.",
-                    "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
-                },
-                **NOT_FOUND,
-                **AUTH_ERRORS,
-            },
-        }
-    },
-    "/v1/keys": {
-        "post": {
-            "summary": "Create a key (admin); the answer holds the key, shown this once",
-            "requestBody": {
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["name"],
-                            "properties": {
-                                "name": {"type": "string"},
-                                "admin": {"type": "boolean"},
-                                "rate_limit": {"type": "string", "example": "120/min"},
-                                "quota_pages": {"type": "integer"},
-                            },
-                        }
-                    }
-                }
-            },
-            "responses": {
-                "201": _json(
-                    {
-                        "allOf": [
-                            _ref("Key"),
-                            {"type": "object", "properties": {"key": {"type": "string"}, "webhook_secret": {"type": "string"}}},
-                        ]
-                    },
-                    "The new key.",
-                ),
-                "403": _error("Not an admin key."),
-                **AUTH_ERRORS,
-            },
-        },
-        "get": {
-            "summary": "List keys (admin)",
-            "responses": {
-                "200": _json({"type": "object", "properties": {"keys": {"type": "array", "items": _ref("Key")}}}, "The keys."),
-                "403": _error("Not an admin key."),
-                **AUTH_ERRORS,
-            },
-        },
-    },
-    "/v1/keys/me": {
-        "get": {
-            "summary": "The calling key, with its webhook signing secret",
-            "responses": {
-                "200": _json(
-                    {"allOf": [_ref("Key"), {"type": "object", "properties": {"webhook_secret": {"type": "string"}}}]},
-                    "This key.",
-                ),
-                **AUTH_ERRORS,
-            },
-        }
-    },
-    "/v1/keys/{key_id}": {
-        "delete": {
-            "summary": "Revoke a key (admin)",
-            "parameters": [_param("key_id", "path", {"type": "integer"}, "The key's id.")],
-            "responses": {
-                "204": {"description": "Revoked."},
-                "403": _error("Not an admin key."),
-                "404": _error("No such key."),
-                **AUTH_ERRORS,
-            },
-        }
-    },
-    "/v1/index": {
-        "get": {
-            "summary": "The upload page (HTML)",
-            "security": [],
-            "responses": {"200": {"description": "HTML.", "content": {"text/html": {"schema": {"type": "string"}}}}},
-        },
-        "post": {
-            "summary": "Read one uploaded file and wait for the answer (compatibility)",
-            "requestBody": {
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {"file": {"type": "string", "format": "binary"}, "lang": {"type": "string"}},
-                        }
-                    }
-                }
-            },
-            "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "properties": {
-                            "image_url": {"type": "string"},
-                            "prediction": {"type": "array", "items": {"type": "object"}},
-                            "job_id": {"type": "string"},
-                        },
-                    },
-                    "The lines read.",
-                ),
-                "422": _error("The file could not be read."),
-                "429": _error("OCR_MAX_SYNC_WAITS requests already wait (server_busy), or the rate limit; see Retry-After."),
-                "504": _error("Not finished within the wait; the job goes on (see job_id)."),
-            },
-        },
-    },
-    "/api/ocr": {
-        "post": {
-            "summary": "Synchronous OCR of one image (compatibility with the earlier demo)",
-            "requestBody": {
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["image"],
-                            "properties": {"image": {"type": "string", "format": "binary"}, "lang": {"type": "string"}},
-                        }
-                    }
-                }
-            },
-            "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "properties": {
-                            "success": {"type": "boolean"},
-                            "text": {
-                                "type": "array",
-                                "items": {
-                                    "type": "object",
-                                    "properties": {"text": {"type": "string"}, "confidence": {"type": "number"}},
-                                },
-                            },
-                            "total_time": {"type": "number"},
-                            "job_id": {"type": "string"},
-                        },
-                    },
-                    "The lines read.",
-                ),
-                "422": _error("The file could not be read (success: false)."),
-                "429": _error("OCR_MAX_SYNC_WAITS requests already wait (server_busy), or the rate limit; see Retry-After."),
-                "504": _error("Not finished within the wait (success: false)."),
-            },
-        }
-    },
-    "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "The process answers."}}}},
-    "/readyz": {
-        "get": {
-            "summary": "Readiness: database (migrated), broker and storage answer",
-            "security": [],
-            "responses": {"200": {"description": "Ready."}, "503": {"description": "A dependency is unavailable."}},
-        }
-    },
-    "/metrics": {
-        "get": {
-            "summary": "Prometheus metrics from the database and the broker (admin key, unless OCR_METRICS_PUBLIC)",
-            "responses": {
-                "200": {"description": "Prometheus text format.", "content": {"text/plain": {"schema": {"type": "string"}}}},
-                "403": _error("Not an admin key."),
-                **AUTH_ERRORS,
-            },
-        }
-    },
-    "/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1."}}}},
-}
-
-DOCUMENT = {
-    "openapi": "3.1.0",
-    "info": {
-        "title": "OCR platform",
-        "version": "1.0.0",
-        "description": "Asynchronous OCR for Chinese and English: submit images or PDFs, poll or get a signed callback, "
-        "fetch text, JSON with boxes and confidences, hOCR or a searchable PDF.",
-    },
-    "servers": [{"url": "/"}],
-    "security": [{"bearer": []}, {"apiKey": []}],
-    "components": {
-        "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <key>"},
-            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-        },
-        "schemas": SCHEMAS,
-    },
-    "paths": PATHS,
-}
+            {"$ref": REF.format(model="Result")},
+            {"$ref": REF.format(model=S.JobResultFields.__name__)},
+        ],
+    }
+    return out
 
 
-# Answers any operation may give: every request's text is checked first (api/validation.py), and every
-# operation that needs a key reads the database.
-BAD_TEXT = _error("A path, query, form field, file name or JSON string holds a NUL byte, a control character or bytes that are not UTF-8 (invalid_characters).")  # fmt: skip
-OUTAGE = _error("The database or the job queue is unavailable; nothing was stored. Try again after Retry-After seconds.")
-for _operations in PATHS.values():
-    for _operation in _operations.values():
-        _operation["responses"].setdefault("400", BAD_TEXT)
-        if _operation.get("security") != []:
-            _operation["responses"].setdefault("503", OUTAGE)
+@functools.cache
+def _document() -> dict:
+    _, top = models_json_schema([(model, "serialization") for model in _answer_models()], ref_template=REF)
+    paths: dict[str, dict] = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method] = _operation(route)
+    schemas = dict(sorted({**top.get("$defs", {}), **result_schemas()}.items()))
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "OCR platform",
+            "version": "1.0.0",
+            "description": "Asynchronous OCR for Chinese and English: submit images or PDFs, poll or get a signed callback, "
+            "fetch text, JSON with boxes and confidences, hOCR or a searchable PDF. Errors are JSON "
+            '{"error": code, "message": text} with the matching HTTP status.',
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}, {"apiKey": []}],
+        "tags": [{"name": name} for name in dict.fromkeys(tag for route in ROUTES for tag in route.tags)],
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <key>"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
+            "schemas": schemas,
+        },
+        "paths": paths,
+    }
 
 
 def openapi_document() -> dict:
-    return deepcopy(DOCUMENT)
+    return deepcopy(_document())

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -24,31 +23,25 @@ from werkzeug.datastructures import FileStorage, MultiDict
 
 from api.auth import Caller
 from api.deletion import delete_job_data
+from api.schemas import JobForm, validate
 from api.services import Services
 from core.errors import (
     EmptyFile,
     FileTooLarge,
     InputError,
-    InvalidOption,
     OcrError,
     QueueUnavailable,
     QuotaExceeded,
 )
-from core.outbound import Allowlist, check_target, parse_url
+from core.formats import DEFAULT_OUTPUTS
+from core.outbound import Allowlist, check_target
 from db.blobs import add_references, drop_references
 from db.models import Job, JobFile, JobStatus
 from pipeline.loader import sniff_format
-from pipeline.pages import parse_page_range
 from storage import input_key
 from worker.queueing import SPLIT_JOB, enqueue
 
 log = logging.getLogger(__name__)
-
-LANGS = ("zh", "en", "mix")
-OUTPUTS = ("json", "txt", "hocr", "pdf")
-_TOKEN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
-_PAGE_SPEC_CEILING = 100_000  # only to check the syntax of a page range before the document is opened
 
 
 @dataclass(frozen=True)
@@ -63,7 +56,7 @@ class JobOptions:
     lang: str = "mix"
     page_spec: str | None = None
     detect_orientation: bool = True
-    outputs: tuple[str, ...] = OUTPUTS
+    outputs: tuple[str, ...] = DEFAULT_OUTPUTS
     client_request_token: str | None = None
     job_tag: str | None = None
     callback_url: str | None = None
@@ -93,45 +86,16 @@ def read_uploads(files: list[FileStorage], max_bytes: int, max_files: int) -> li
 
 
 def parse_options(form: MultiDict) -> JobOptions:
-    lang = (form.get("lang") or "mix").strip().lower()
-    if lang not in LANGS:
-        raise InvalidOption(f"lang must be one of {', '.join(LANGS)}, not {lang!r}.")
-
-    page_spec = (form.get("pages") or "").strip() or None
-    if page_spec is not None:
-        if len(page_spec) > 200:
-            raise InvalidOption("The page range is too long.")
-        parse_page_range(page_spec, _PAGE_SPEC_CEILING)  # raises InvalidPageRange on bad syntax
-
-    detect = (form.get("detect_orientation") or "true").strip().lower()
-    if detect not in _TRUE | _FALSE:
-        raise InvalidOption(f"detect_orientation must be true or false, not {detect!r}.")
-
-    raw_outputs = [o.strip().lower() for o in (form.get("outputs") or ",".join(OUTPUTS)).split(",") if o.strip()]
-    unknown = [o for o in raw_outputs if o not in OUTPUTS]
-    if unknown or not raw_outputs:
-        raise InvalidOption(f"outputs must be a comma-separated list of {', '.join(OUTPUTS)}; got {form.get('outputs')!r}.")
-
-    token = (form.get("client_request_token") or "").strip() or None
-    if token is not None and not _TOKEN.match(token):
-        raise InvalidOption("client_request_token must be 1-128 characters of letters, digits and . _ : -")
-
-    tag = (form.get("job_tag") or "").strip() or None
-    if tag is not None and len(tag) > 128:
-        raise InvalidOption("job_tag must be at most 128 characters.")
-
-    callback = (form.get("callback_url") or "").strip() or None
-    if callback is not None:
-        parse_url(callback)  # its addresses are checked in submit(), which knows the operator's allowlist
-
+    """The job's options from the form; api/schemas.py's JobForm checks them (and documents them)."""
+    checked = validate(JobForm, form)
     return JobOptions(
-        lang=lang,
-        page_spec=page_spec,
-        detect_orientation=detect in _TRUE,
-        outputs=tuple(dict.fromkeys(raw_outputs)),
-        client_request_token=token,
-        job_tag=tag,
-        callback_url=callback,
+        lang=checked.lang,
+        page_spec=checked.pages,
+        detect_orientation=checked.detect_orientation,
+        outputs=checked.outputs,
+        client_request_token=checked.client_request_token,
+        job_tag=checked.job_tag,
+        callback_url=checked.callback_url,
     )
 
 
