@@ -57,7 +57,7 @@ def _sync_job(svc: Services, field_names: tuple[str, ...], outputs: str) -> tupl
     caller = authenticate(allow_anonymous=svc.settings.anonymous_compat)
     files = next((request.files.getlist(name) for name in field_names if request.files.getlist(name)), [])
     form = MultiDict({"lang": request.form.get("lang") or "mix", "outputs": outputs})
-    uploads = read_uploads(files[:1], svc.settings.max_upload_bytes, 1)
+    uploads, _ = read_uploads(files[:1], svc.settings.max_upload_bytes, 1)  # one file: bad means refused
     job, _ = submit(svc, caller, uploads, parse_options(form))
     deadline = started + svc.settings.sync_timeout
     while True:

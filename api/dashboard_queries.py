@@ -21,7 +21,7 @@ import redis
 from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from api.representations import timestamp
+from api.representations import filenames, timestamp
 from api.services import Services
 from db.models import ApiKey, Job, JobFile, JobStatus, Page, PageStatus
 from db.workers import WorkerHeartbeat
@@ -310,12 +310,14 @@ def list_jobs(svc: Services, flt: JobFilter, page: int, per_page: int) -> dict:
             .limit(per_page)
             .offset((page - 1) * per_page)
         ).all()
+        names = filenames(s, [job for job, _name, _prefix in rows])  # one query: job_files by the indexed job_id
     jobs = []
     for job, key_name, key_prefix in rows:
         jobs.append(
             {
                 "job_id": job.id,
                 "status": job.status,
+                "filenames": names[job.id],
                 "job_tag": job.job_tag,
                 "lang": job.lang,
                 "key": {"id": job.api_key_id, "name": key_name, "prefix": key_prefix},

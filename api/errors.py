@@ -78,8 +78,9 @@ def status_for(err: E.OcrError) -> int:
     return 500
 
 
-def error_response(code: str, message: str, status: int, headers: dict | None = None):
-    response = jsonify({"error": code, "message": message})
+def error_response(code: str, message: str, status: int, headers: dict | None = None, details: dict | None = None):
+    # The contract's two fields come last, so details can never replace them.
+    response = jsonify({**(details or {}), "error": code, "message": message})
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -96,7 +97,7 @@ def ocr_error_response(err: E.OcrError):
         headers["Retry-After"] = str(max(1, int(retry_after)))
     elif status == 503:
         headers["Retry-After"] = str(OUTAGE_RETRY_AFTER)
-    return error_response(err.code, err.message, status, headers)
+    return error_response(err.code, err.message, status, headers, err.details)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 
 from api.auth import Caller, authenticate, require_key
 from api.deletion import delete_job_data
-from api.representations import job_detail, job_summary
+from api.representations import filenames, job_detail, job_summary, rejected_files
 from api.schemas import MAX_DB_INT, JobListQuery, validate
 from api.services import services
 from api.submission import parse_options, read_uploads, submit
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound, OutputNotRequested
 from core.formats import BY_EXT, EXTENSIONS
 from db.models import Job, JobFile, JobStatus, Page, PageStatus
 from db.transitions import cancel_job, request_finish
@@ -23,6 +23,7 @@ from pipeline.formats.json_doc import to_json
 from pipeline.pages import parse_page_range
 from storage import output_key
 from worker.documents import job_document
+from worker.finishing import render_output
 from worker.queueing import FINISH_JOB, enqueue
 
 bp = Blueprint("jobs", __name__)
@@ -37,7 +38,19 @@ def load_job(job_id: str, caller: Caller) -> Job:
 
 
 def accepted(job: Job, created: bool, status: int = 202) -> Response:
-    response = jsonify({"job_id": job.id, "status": job.status})
+    """202 with each file's outcome: ``accepted`` [{index, filename}] and ``rejected`` [{index, filename, code, message}]."""
+    with services().db.session() as s:
+        files = s.execute(
+            select(JobFile.position, JobFile.filename).where(JobFile.job_id == job.id).order_by(JobFile.position)
+        ).all()
+    response = jsonify(
+        {
+            "job_id": job.id,
+            "status": job.status,
+            "accepted": [{"index": position, "filename": name} for position, name in files],
+            "rejected": rejected_files(job),
+        }
+    )
     response.status_code = status
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     response.headers["Retry-After"] = "2"
@@ -51,8 +64,8 @@ def accepted(job: Job, created: bool, status: int = 202) -> Response:
 def create_job():
     svc = services()
     options = parse_options(request.form)
-    uploads = read_uploads(request.files.getlist("file"), svc.settings.max_upload_bytes, svc.settings.max_files_per_job)
-    job, created = submit(svc, g.api_key, uploads, options)
+    uploads, rejected = read_uploads(request.files.getlist("file"), svc.settings.max_upload_bytes, svc.settings.max_files_per_job)
+    job, created = submit(svc, g.api_key, uploads, options, rejected)
     return accepted(job, created)
 
 
@@ -88,7 +101,8 @@ def list_jobs():
     with services().db.session() as s:
         total = s.scalar(select(func.count()).select_from(query.subquery()))
         jobs = list(s.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(per_page).offset((page - 1) * per_page)))
-    return jsonify({"jobs": [job_summary(j) for j in jobs], "page": page, "per_page": per_page, "total": total})
+        names = filenames(s, jobs)
+    return jsonify({"jobs": [job_summary(j, names[j.id]) for j in jobs], "page": page, "per_page": per_page, "total": total})
 
 
 @bp.get("/v1/jobs/<job_id>/result")
@@ -119,15 +133,39 @@ def get_result_file(job_id: str, ext: str):
     job = load_job(job_id, g.api_key)
     if job.status not in JobStatus.FINAL:
         raise Conflict(f"The job is {job.status}; its {ext} result is ready when it has finished.")
-    if ext not in job.output_list:
-        raise NotFound(f"The job did not ask for a {ext} output (outputs={','.join(job.output_list)}).")
-    try:
-        data = services().storage.get(output_key(job_id, ext))
-    except NotFound as exc:
-        raise NotFound(f"The job has no {ext} result ({job.status}, {job.pages_done} page(s) read).") from exc
+    if ext in job.output_list:
+        try:
+            data = services().storage.get(output_key(job_id, ext))
+        except NotFound as exc:
+            raise NotFound(f"The job has no {ext} result ({job.status}, {job.pages_done} page(s) read).") from exc
+    else:
+        data = _output_on_demand(job, ext)
     response = Response(data, mimetype=None, content_type=BY_EXT[ext].media_type)
     response.headers["Content-Disposition"] = f'inline; filename="{job_id}.{ext}"'
     return response
+
+
+def _output_on_demand(job: Job, ext: str) -> bytes:
+    """An output the job did not ask for, rendered now from its stored page results (not stored).
+
+    The text formats are a moment's work from the results in the database, with the worker's own
+    renderers. A binary one (the searchable PDF) is not: it needs every page image again, which is
+    the worker's job, so it is refused with the reason. Nothing is cached, so a job retried later
+    never serves an output of its earlier pages.
+    """
+    if BY_EXT[ext].binary:
+        raise OutputNotRequested(
+            f"The job did not ask for a {ext} output (outputs={','.join(job.output_list)}), and a {ext} can only be "
+            f"made while the job runs (it needs every page image again): submit the files again with {ext} in outputs."
+        )
+    if job.pages_done == 0:
+        raise NotFound(f"The job has no {ext} result ({job.status}, no page read).")
+    with services().db.session() as s:
+        done = list(
+            s.scalars(select(Page).where(Page.job_id == job.id, Page.status == PageStatus.DONE).order_by(Page.page_number))
+        )
+        document = job_document(s, job.lang, done)
+    return render_output(services(), ext, document, done)
 
 
 @bp.get("/v1/jobs/<job_id>/pages/<int:page_number>/image")

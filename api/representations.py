@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from core.settings import get_settings
 from db.models import Job, JobFile, Page
 
@@ -39,10 +42,30 @@ def links(job_id: str) -> dict:
     }
 
 
-def job_summary(job: Job) -> dict:
+def rejected_files(job: Job) -> list[dict]:
+    """The request's files refused at upload: [{index, filename, code, message}] (api/submission.py)."""
+    return list(job.rejected_files or [])
+
+
+def filenames(session: Session, jobs: list[Job]) -> dict[str, list[str]]:
+    """Each job's file names in upload order, the rejected ones too (they are what the client sent).
+
+    One query for a page of jobs (job_files.job_id is indexed), for the job lists.
+    """
+    named: dict[str, list[tuple[int, str]]] = {job.id: [(r["index"], r["filename"]) for r in rejected_files(job)] for job in jobs}
+    if jobs:
+        rows = session.execute(select(JobFile.job_id, JobFile.position, JobFile.filename).where(JobFile.job_id.in_(list(named))))
+        for job_id, position, name in rows:
+            named[job_id].append((position, name))
+    return {job_id: [name for _, name in sorted(pairs)] for job_id, pairs in named.items()}
+
+
+def job_summary(job: Job, names: list[str]) -> dict:
+    """``names``: the job's file names in request order (filenames() for a list of jobs)."""
     return {
         "job_id": job.id,
         "status": job.status,
+        "filenames": names,
         "lang": job.lang,
         "page_range": job.page_spec,
         "detect_orientation": job.detect_orientation,
@@ -64,6 +87,7 @@ def job_summary(job: Job) -> dict:
 
 def file_view(f: JobFile) -> dict:
     return {
+        "index": f.position,
         "filename": f.filename,
         "sha256": f.sha256,
         "size_bytes": f.size_bytes,
@@ -71,6 +95,20 @@ def file_view(f: JobFile) -> dict:
         "page_count": f.page_count,
         "status": f.status,
         "error": _error(f.error_code, f.error_message),
+    }
+
+
+def rejected_file_view(r: dict) -> dict:
+    """A file refused at upload, in the shape of file_view: nothing of it was kept."""
+    return {
+        "index": r["index"],
+        "filename": r["filename"],
+        "sha256": None,
+        "size_bytes": None,
+        "format": None,
+        "page_count": None,
+        "status": "rejected",
+        "error": _error(r["code"], r["message"]),
     }
 
 
@@ -91,8 +129,13 @@ def page_view(p: Page, file_positions: dict[int, int]) -> dict:
 
 def job_detail(job: Job, files: list[JobFile], pages: list[Page]) -> dict:
     positions = {f.id: f.position for f in files}
-    view = job_summary(job)
-    view["files"] = [file_view(f) for f in files]
+    rejected = rejected_files(job)
+    # Every file the client sent, in request order: index is the place in the request, shared by
+    # accepted and rejected files, and what a page's file_index points at.
+    file_views = sorted([file_view(f) for f in files] + [rejected_file_view(r) for r in rejected], key=lambda v: v["index"])
+    view = job_summary(job, [v["filename"] for v in file_views])
+    view["files"] = file_views
+    view["rejected"] = rejected
     view["pages"] = [page_view(p, positions) for p in pages]
     view["warnings"] = [{"page_number": p.page_number, "warnings": p.warnings} for p in pages if p.warnings]
     view["callback_url"] = job.callback_url

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -29,7 +30,6 @@ from core.errors import (
     EmptyFile,
     FileTooLarge,
     InputError,
-    OcrError,
     QueueUnavailable,
     QuotaExceeded,
 )
@@ -49,6 +49,19 @@ class Upload:
     filename: str
     data: bytes
     sha256: str
+    index: int = 0  # 0-based place in the request
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A file of the request that was refused while others were accepted; its bytes are not kept."""
+
+    index: int  # 0-based place in the request
+    filename: str
+    error: InputError
+
+    def as_dict(self) -> dict:
+        return {"index": self.index, "filename": self.filename, "code": self.error.code, "message": self.error.message}
 
 
 @dataclass(frozen=True)
@@ -62,27 +75,60 @@ class JobOptions:
     callback_url: str | None = None
 
 
-def read_uploads(files: list[FileStorage], max_bytes: int, max_files: int) -> list[Upload]:
-    """The uploaded files' bytes; empty files, files over the size limit and non-documents are refused here."""
+_LISTED_IN_MESSAGE = 5  # a refusal names this many files in its message; its "rejected" list has them all
+
+
+def read_uploads(files: list[FileStorage], max_bytes: int, max_files: int) -> tuple[list[Upload], list[Rejection]]:
+    """The uploaded files' bytes, and the files refused (empty, over the size limit, not a document).
+
+    One bad file does not refuse the others: each is judged alone and the job goes on with the good
+    ones. Only when none is good is the request refused, with the first file's error (its code and
+    HTTP status, as a one-file request always had) and every file's error in ``rejected``.
+    """
     if not files:
         raise InputError("Send at least one file in a multipart field named 'file'.")
     if len(files) > max_files:
         raise InputError(f"A job may have at most {max_files} files; this request has {len(files)}.")
-    uploads, total = [], 0
-    for index, storage in enumerate(files, start=1):
-        name = (storage.filename or f"file{index}")[:500]
-        data = storage.read(max_bytes + 1)
-        total += len(data)
-        if len(data) > max_bytes or total > max_bytes:
-            raise FileTooLarge(f"{name}: the upload is larger than the {max_bytes // (1024 * 1024)} MiB allowed.")
-        if not data:
-            raise EmptyFile(f"{name}: the file is empty.")
+    uploads: list[Upload] = []
+    rejected: list[Rejection] = []
+    total = 0
+    for index, storage in enumerate(files):
+        name = (storage.filename or f"file{index + 1}")[:500]
         try:
-            sniff_format(data)
-        except OcrError as exc:
-            raise type(exc)(f"{name}: {exc.message}") from exc
-        uploads.append(Upload(filename=name, data=data, sha256=hashlib.sha256(data).hexdigest()))
-    return uploads
+            data = _read_one(storage, max_bytes, total)
+        except InputError as exc:
+            rejected.append(Rejection(index, name, exc))
+            continue
+        total += len(data)
+        uploads.append(Upload(filename=name, data=data, sha256=hashlib.sha256(data).hexdigest(), index=index))
+    if not uploads:
+        raise _all_rejected(rejected)
+    return uploads, rejected
+
+
+def _read_one(storage: FileStorage, max_bytes: int, total_before: int) -> bytes:
+    data = storage.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise FileTooLarge(f"The upload is larger than the {max_bytes // (1024 * 1024)} MiB allowed.")
+    if total_before + len(data) > max_bytes:
+        raise FileTooLarge(f"With the files before it the request is larger than the {max_bytes // (1024 * 1024)} MiB allowed.")
+    if not data:
+        raise EmptyFile("The file is empty.")
+    sniff_format(data)  # raises UnsupportedFormat
+    return data
+
+
+def _all_rejected(rejected: list[Rejection]) -> InputError:
+    first = rejected[0]
+    if len(rejected) == 1:
+        message = f"{first.filename}: {first.error.message}"
+    else:
+        listed = "; ".join(f"{r.filename}: {r.error.message}" for r in rejected[:_LISTED_IN_MESSAGE])
+        more = len(rejected) - _LISTED_IN_MESSAGE
+        message = f"None of the {len(rejected)} files can be read. {listed}" + (f" (and {more} more)" if more > 0 else "")
+    err = type(first.error)(message)
+    err.details = {"rejected": [r.as_dict() for r in rejected]}
+    return err
 
 
 def parse_options(form: MultiDict) -> JobOptions:
@@ -111,8 +157,14 @@ def find_by_token(svc: Services, caller: Caller, token: str | None) -> Job | Non
         return s.scalar(select(Job).where(Job.api_key_id == caller.id, Job.client_request_token == token))
 
 
-def submit(svc: Services, caller: Caller, uploads: list[Upload], options: JobOptions) -> tuple[Job, bool]:
-    """Record and enqueue a job; returns (job, created). A known client_request_token returns its job."""
+def submit(
+    svc: Services, caller: Caller, uploads: list[Upload], options: JobOptions, rejected: Sequence[Rejection] = ()
+) -> tuple[Job, bool]:
+    """Record and enqueue a job; returns (job, created). A known client_request_token returns its job.
+
+    ``rejected`` are the request's files refused at upload: recorded on the job, so its status tells
+    the client about them later too, and so the job ends partial_success however well the rest goes.
+    """
     existing = find_by_token(svc, caller, options.client_request_token)
     if existing is not None:
         return existing, False
@@ -127,7 +179,7 @@ def submit(svc: Services, caller: Caller, uploads: list[Upload], options: JobOpt
     try:
         for upload in uploads:
             svc.storage.put_if_absent(input_key(upload.sha256), upload.data)
-        job = _record(svc, caller, uploads, options)
+        job = _record(svc, caller, uploads, options, rejected)
     except IntegrityError:
         _release(svc, hashes)
         # The same token raced in from a parallel request: that one's job is the answer.
@@ -148,7 +200,7 @@ def submit(svc: Services, caller: Caller, uploads: list[Upload], options: JobOpt
     return job, True
 
 
-def _record(svc: Services, caller: Caller, uploads: list[Upload], options: JobOptions) -> Job:
+def _record(svc: Services, caller: Caller, uploads: list[Upload], options: JobOptions, rejected: Sequence[Rejection]) -> Job:
     """The job and its files, in one transaction; their uploads are already counted and stored."""
     with svc.db.session() as s:
         job = Job(
@@ -161,14 +213,15 @@ def _record(svc: Services, caller: Caller, uploads: list[Upload], options: JobOp
             client_request_token=options.client_request_token,
             job_tag=options.job_tag,
             callback_url=options.callback_url,
+            rejected_files=[r.as_dict() for r in rejected] or None,
         )
         s.add(job)
         s.flush()
-        for position, upload in enumerate(uploads):
+        for upload in uploads:
             s.add(
                 JobFile(
                     job_id=job.id,
-                    position=position,
+                    position=upload.index,  # its place in the request, shared with rejected files
                     filename=upload.filename,
                     sha256=upload.sha256,
                     size_bytes=len(upload.data),

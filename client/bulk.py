@@ -20,7 +20,8 @@ from core.formats import BY_EXT
 from .http import JobView, OcrClient
 from .inputs import InputFile, request_token, write_atomic
 
-# Written for every finished job under --out; --format adds others.
+# Written for every finished job under --out; --format adds others. They are only what is written:
+# the job asks for the server's default outputs, so any format can still be fetched later.
 BASE_FORMATS = ("txt", "json")
 
 
@@ -31,19 +32,21 @@ class SubmitOptions:
     detect_orientation: bool | None = None
     job_tag: str | None = None
     callback_url: str | None = None
-    formats: tuple[str, ...] = BASE_FORMATS
+    formats: tuple[str, ...] = BASE_FORMATS  # written under --out; not sent (the server's default outputs are)
     wait: bool = False
     out_dir: Path | None = None
     wait_timeout: float | None = None
     poll_max: float = 5.0
 
     def job_options(self) -> dict[str, object]:
-        """The options that define the job, and so go into its idempotency token."""
+        """The options that define the job, and so go into its idempotency token.
+
+        ``formats`` is not one: the same file written as --format pdf later is the same job.
+        """
         return {
             "lang": self.lang,
             "pages": self.pages,
             "detect_orientation": self.detect_orientation,
-            "outputs": sorted(self.formats),
             "job_tag": self.job_tag,
             "callback_url": self.callback_url,
         }
@@ -67,10 +70,20 @@ class Outcome:
 
 
 class BulkSubmit:
-    def __init__(self, client: OcrClient, options: SubmitOptions, on_done: Callable[[Outcome], None] | None = None):
+    """``on_done(outcome)`` as each file ends; ``on_progress(item, view)`` on every answer about its job
+    (the submit's, then each poll's while waiting), for progress in pages. Both are called one at a time."""
+
+    def __init__(
+        self,
+        client: OcrClient,
+        options: SubmitOptions,
+        on_done: Callable[[Outcome], None] | None = None,
+        on_progress: Callable[[InputFile, JobView], None] | None = None,
+    ):
         self.client = client
         self.options = options
         self._on_done = on_done
+        self._on_progress = on_progress
         self._lock = threading.Lock()
 
     def run(self, items: Sequence[InputFile], concurrency: int) -> list[Outcome]:
@@ -95,12 +108,14 @@ class BulkSubmit:
         try:
             view = self._submit(item)
             outcome.job_id, outcome.status = view.job_id, view.status
+            self._progress(item, view)
             if self.options.wait:
                 view = self.client.wait(
                     view.job_id,
                     first_delay=view.retry_after,
                     poll_max=self.options.poll_max,
                     timeout=self.options.wait_timeout,
+                    on_update=lambda update: self._progress(item, update),
                 )
                 self._finish(outcome, view)
         except OcrError as exc:
@@ -108,6 +123,11 @@ class BulkSubmit:
         except OSError as exc:  # an unreadable input or an unwritable --out
             outcome.status, outcome.message = "error", f"{type(exc).__name__}: {exc}"
         return outcome
+
+    def _progress(self, item: InputFile, view: JobView) -> None:
+        if self._on_progress is not None:
+            with self._lock:
+                self._on_progress(item, view)
 
     def _submit(self, item: InputFile) -> JobView:
         content = item.path.read_bytes()
@@ -117,7 +137,7 @@ class BulkSubmit:
             lang=opts.lang,
             pages=opts.pages,
             detect_orientation=opts.detect_orientation,
-            outputs=sorted(opts.formats),
+            outputs=None,  # the server's default, so every output can be fetched later
             client_request_token=request_token(content, opts.job_options()),
             job_tag=opts.job_tag,
             callback_url=opts.callback_url,

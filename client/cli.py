@@ -29,8 +29,8 @@ from core.formats import BY_EXT, EXTENSIONS
 from core.settings import get_settings
 
 from .bulk import BASE_FORMATS, BulkSubmit, Outcome, SubmitOptions, summarise
-from .http import OcrClient
-from .inputs import find_inputs, write_atomic
+from .http import JobView, OcrClient
+from .inputs import InputFile, find_inputs, write_atomic
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 JOB_STATUSES = ["queued", "running", "succeeded", "partial_success", "failed", "cancelling", "cancelled"]
@@ -100,7 +100,8 @@ def main(ctx: click.Context, url: str, api_key: str | None, timeout: float, retr
     "extra_formats",
     multiple=True,
     type=click.Choice([ext for ext in EXTENSIONS if ext not in BASE_FORMATS]),
-    help="with --out: also write <name>.hocr / <name>.pdf (searchable PDF); repeatable",
+    help="with --out: also write <name>.hocr / <name>.pdf (searchable PDF); repeatable. Only what is written: "
+    "the job makes the server's default outputs, so `ocrctl result` fetches any format later",
 )
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="files in flight at once")
 @click.option("--wait-timeout", type=float, default=None, help="give up waiting for a job after this many seconds")
@@ -133,19 +134,11 @@ def submit(
     formats = tuple(dict.fromkeys(BASE_FORMATS + extra_formats))
     options = SubmitOptions(formats=formats, out_dir=out_dir, **kw)
     client = obj.client()
-    bar = tqdm(total=len(items), unit="file", disable=True if quiet else None, file=sys.stderr, dynamic_ncols=True)
-    tally = {"ok": 0, "failed": 0}
-
-    def on_done(outcome: Outcome) -> None:
-        good = outcome.ok if options.wait else outcome.job_id is not None
-        tally["ok" if good else "failed"] += 1
-        bar.set_postfix(tally, refresh=False)
-        bar.update(1)
-        if not good:
-            bar.write(f"{outcome.item.path}: {outcome.status}: {outcome.message or ''}".rstrip(": "), file=sys.stderr)
+    bar = tqdm(disable=True if quiet else None, file=sys.stderr, dynamic_ncols=True)
+    progress = Progress(bar, files=len(items), in_pages=options.wait)
 
     try:
-        outcomes = BulkSubmit(client, options, on_done=on_done).run(items, concurrency)
+        outcomes = BulkSubmit(client, options, on_done=progress.done, on_progress=progress.update).run(items, concurrency)
     except KeyboardInterrupt:
         bar.close()
         click.echo("\ninterrupted: run the same command again to pick up the same jobs", err=True)
@@ -156,6 +149,48 @@ def submit(
     # Without --wait, success means every file was accepted; with it, that every job succeeded.
     failed = any(not o.ok for o in outcomes) if options.wait else any(o.job_id is None for o in outcomes)
     sys.exit(1 if failed else 0)
+
+
+class Progress:
+    """submit's progress bar. With --wait it counts pages (read, failed or cancelled) of the pages the
+    jobs have so far, so one long PDF moves it too; its total grows as workers split the files. Without
+    --wait it counts the files sent, as there are no pages to follow."""
+
+    def __init__(self, bar: tqdm, files: int, in_pages: bool):
+        self.bar, self.files, self.in_pages = bar, files, in_pages
+        self.tally = {"ok": 0, "failed": 0}
+        self.pages: dict[Path, tuple[int, int]] = {}  # per file: its job's (settled, total) pages
+        bar.unit = "page" if in_pages else "file"
+        bar.total = None if in_pages else files  # None: "N page(s)" until a job knows its pages
+        bar.refresh()
+
+    def update(self, item: InputFile, view: JobView) -> None:
+        """Every answer about a file's job (BulkSubmit's on_progress)."""
+        if not self.in_pages:
+            return
+        body = view.body
+        settled = sum(int(body.get(k) or 0) for k in ("pages_done", "pages_failed", "pages_cancelled"))
+        self.pages[item.path] = (settled, int(body.get("pages_total") or 0))
+        self._show()
+
+    def done(self, outcome: Outcome) -> None:
+        """A file's end (BulkSubmit's on_done)."""
+        good = outcome.ok if self.in_pages else outcome.job_id is not None
+        self.tally["ok" if good else "failed"] += 1
+        finished = self.tally["ok"] + self.tally["failed"]
+        self.bar.set_postfix({"files": f"{finished}/{self.files}", **self.tally}, refresh=False)
+        if self.in_pages:
+            self._show()
+        else:
+            self.bar.update(1)
+        if not good:
+            self.bar.write(f"{outcome.item.path}: {outcome.status}: {outcome.message or ''}".rstrip(": "), file=sys.stderr)
+
+    def _show(self) -> None:
+        total = sum(t for _, t in self.pages.values())
+        self.bar.total = total or None
+        self.bar.n = sum(s for s, _ in self.pages.values())
+        self.bar.refresh()
 
 
 def _report(outcomes: list[Outcome], options: SubmitOptions) -> None:
@@ -200,9 +235,40 @@ def status(obj: Context, job_id: str, as_json: bool) -> None:
     click.echo(
         f"{view.job_id}  {view.status}  pages {b.get('pages_done', 0)}/{b.get('pages_total', '?')} done, {b.get('pages_failed', 0)} failed"
     )
+    for line in _file_lines(b):
+        click.echo(line)
     error = b.get("error")
     if isinstance(error, dict) and error:
         click.echo(f"error: {error.get('code')}: {error.get('message')}")
+
+
+def _error_text(error: object) -> str:
+    return f"{error.get('code')}: {error.get('message')}" if isinstance(error, dict) and error else ""
+
+
+def _file_lines(job: dict) -> list[str]:
+    """One line per file sent (the refused ones too), with the job pages it became, then each failed page
+    named by its file and its page there: "page 4 (photo.jpg p1): corrupt_file: ..."."""
+    files, pages = job.get("files") or [], job.get("pages") or []
+    names = {f.get("index", i): f.get("filename") for i, f in enumerate(files)}
+    lines = []
+    for i, f in enumerate(files):
+        index = f.get("index", i)
+        numbers = [p["page_number"] for p in pages if p.get("file_index") == index]
+        what = [f.get("status") or "?"]
+        if f.get("page_count") is not None:
+            what.append(f"{f.get('format')}, {f['page_count']} page(s)")
+        if numbers:
+            span = f"{min(numbers)}-{max(numbers)}" if len(numbers) > 1 else str(numbers[0])
+            what.append(f"job page(s) {span}")
+        if f.get("error"):
+            what.append(_error_text(f["error"]))
+        lines.append(f"  #{index + 1} {f.get('filename')}: " + "; ".join(what))
+    for p in pages:
+        if p.get("status") == "failed" or p.get("error"):
+            where = f"{names.get(p.get('file_index'), '?')} p{p.get('source_page')}"
+            lines.append(f"  page {p.get('page_number')} ({where}): {p.get('status')} {_error_text(p.get('error'))}".rstrip())
+    return lines
 
 
 @main.command()
@@ -267,9 +333,14 @@ def list_(obj: Context, status_: str | None, tag: str | None, page: int, per_pag
     if as_json:
         click.echo(json.dumps(body, indent=2, ensure_ascii=False))
         return
+    # Tab-separated for scripts (skip the first line); the files come last, as their names may hold spaces.
+    click.echo("JOB_ID\tSTATUS\tPAGES\tTAG\tCREATED\tFILES")
     for job in body.get("jobs", []):
         pages = f"{job.get('pages_done', 0)}/{job.get('pages_total', '?')}"
-        click.echo(f"{job.get('job_id')}\t{job.get('status')}\t{pages}\t{job.get('job_tag') or '-'}\t{job.get('created_at', '')}")
+        files = ", ".join(job.get("filenames") or []) or "-"
+        click.echo(
+            f"{job.get('job_id')}\t{job.get('status')}\t{pages}\t{job.get('job_tag') or '-'}\t{job.get('created_at', '')}\t{files}"
+        )
 
 
 # --- keys ----------------------------------------------------------------------------------------

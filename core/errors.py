@@ -11,6 +11,9 @@ from __future__ import annotations
 class OcrError(Exception):
     code = "internal_error"
     retryable = False
+    # Extra fields for the HTTP answer beside "error" and "message", e.g. the per-file errors of a
+    # refused upload ({"rejected": [...]}); set on the instance that has them.
+    details: dict | None = None
 
     def __init__(self, message: str | None = None):
         super().__init__(message or self.__class__.__doc__ or self.code)
@@ -172,6 +175,12 @@ class Conflict(OcrError):
     """The resource is not in a state that allows this."""
 
     code = "conflict"
+
+
+class OutputNotRequested(Conflict):
+    """The job did not ask for this output, and it cannot be made afterwards."""
+
+    code = "output_not_requested"
 
 
 class JobCancelled(OcrError):

@@ -116,6 +116,11 @@ class Job(Base):
     pages_cancelled: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
+    # Files refused at upload while others of the request were accepted (migration 0004): a list of
+    # {"index", "filename", "code", "message"}, index being the file's 0-based place in the request.
+    # Their bytes are never stored, so they are kept here rather than as job_files rows, which all
+    # have an upload that splitting, retries, reruns and deletes rely on.
+    rejected_files: Mapped[list | None] = mapped_column(JSON)
     finish_requested_at: Mapped[datetime | None]  # set once, by whoever enqueues finish_job
     webhook_status: Mapped[str | None] = mapped_column(String(20))  # pending | delivered | failed
     webhook_attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -149,7 +154,8 @@ class JobFile(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
-    position: Mapped[int] = mapped_column(Integer)  # 0-based order of upload
+    # 0-based place in the request; a rejected file (Job.rejected_files) keeps its place, so positions may skip.
+    position: Mapped[int] = mapped_column(Integer)
     filename: Mapped[str] = mapped_column(String(500))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)

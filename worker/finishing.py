@@ -82,15 +82,18 @@ def _final_status(s, job: Job, pages: list[Page]) -> tuple[str, dict | None]:
         return JobStatus.CANCELLED, None
     files = list(s.scalars(select(JobFile).where(JobFile.job_id == job.id).order_by(JobFile.position)))
     failed_files = [f for f in files if f.status == FileStatus.FAILED]
+    # Files refused at upload (api/submission.py) were never read: the job cannot have fully succeeded.
+    rejected = job.rejected_files or []
     if job.pages_done == 0:
         names = {f.id: f.filename for f in files}
-        errors = [{"code": f.error_code, "message": f"{f.filename}: {f.error_message}"} for f in failed_files]
+        errors = [{"code": r["code"], "message": f"{r['filename']}: {r['message']}"} for r in rejected]
+        errors += [{"code": f.error_code, "message": f"{f.filename}: {f.error_message}"} for f in failed_files]
         errors += [
             {"code": p.error_code, "message": f"{names.get(p.file_id, '?')}, page {p.source_page}: {p.error_message}"}
             for p in pages
             if p.error_code
         ]
         return JobStatus.FAILED, job_error_from(errors)
-    if job.pages_failed or job.pages_cancelled or failed_files:
+    if job.pages_failed or job.pages_cancelled or failed_files or rejected:
         return JobStatus.PARTIAL_SUCCESS, None
     return JobStatus.SUCCEEDED, None

@@ -8,26 +8,22 @@ from a thread, since a browser needs a socket, not Flask's test client.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
-from tests.integration.conftest import Api, admin, alice, app, bob, client, keys, platform  # noqa: F401  (shared fixtures)
-from web.local_stack import CHROMIUM_ARGS, chromium_path, free_port
+from tests.integration.conftest import (  # noqa: F401  (shared fixtures)
+    Api,
+    admin,
+    alice,
+    app,
+    bob,
+    client,
+    keys,
+    live_server,
+    platform,
+)
+from web.local_stack import CHROMIUM_ARGS, chromium_path
 
 UI_TIMEOUT_MS = 240_000  # a page on a busy CPU, the first one also loading the models
-
-
-@pytest.fixture(scope="session")
-def live_server(app):  # noqa: F811
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="browser-tests-api", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +41,7 @@ def browser():
 
 
 @pytest.fixture
-def open_page(browser, live_server):
+def open_page(browser, live_server):  # noqa: F811
     """open_page(key, path, lang="en", phone=False) -> a Playwright page with the key already pasted into the UI."""
     contexts = []
 

@@ -47,6 +47,7 @@ def test_dashboard_counts_the_job_and_shows_the_worker(open_page, keys, admin, f
     row = page.locator(f"#jobs-table tr[data-job='{good['job_id']}']")
     assert row.count() == 1
     assert "succeeded" in row.inner_text() and "alice" in row.inner_text() and "1/1" in row.inner_text()
+    assert row.locator("td.files").inner_text() == "good.png"
 
     overview = admin.get("/v1/admin/overview").json
     listing = admin.get("/v1/admin/jobs?per_page=1").json
@@ -75,13 +76,14 @@ def test_failed_page_is_listed_with_its_error_and_retried(open_page, keys, admin
         "() => [...document.querySelectorAll('#jobs-table tbody tr')].every(r => r.innerText.includes('failed'))"
     )
     row = page.locator(f"#jobs-table tr[data-job='{bad['job_id']}']")
-    assert "corrupt_file" in row.inner_text()
+    assert "corrupt_file" in row.inner_text() and "broken-photo.jpg" in row.inner_text()
 
     row.locator("a").click()
     page.wait_for_url(f"**/dashboard/jobs/{bad['job_id']}")
     page.wait_for_selector("#pages-table")
     page_row = page.locator("#pages-table tr[data-page='1']")
     assert "failed" in page_row.inner_text() and "corrupt_file" in page_row.inner_text()
+    assert "broken-photo.jpg p1" in page_row.inner_text()  # the page's file and its page there
     assert "broken-photo.jpg" in page.inner_text("#job-files-card")
 
     before = admin.get(f"/v1/admin/jobs/{bad['job_id']}").json

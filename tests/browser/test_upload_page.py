@@ -58,6 +58,7 @@ def test_both_pages_appear_with_their_images(read_pdf, alice):
     assert job["status"] == "succeeded", job
     assert [f["filename"] for f in job["files"]] == ["two-pages.pdf"]
     assert page.locator(".page-panel").count() == 2
+    assert page.locator(".page-panel .page-head h3").all_inner_texts() == ["two-pages.pdf · page 1", "two-pages.pdf · page 2"]
     assert page.locator("#page-chips .chip-done").count() == 2
     results = result_pages(alice, job_id)
     for number in (1, 2):
@@ -117,7 +118,7 @@ def test_interface_switches_to_chinese(read_pdf):
     page, _, _ = read_pdf
     page.click("#lang-button")
     assert page.inner_text(".results-head h2") == "识别结果"
-    assert page.inner_text("#page-1 .page-head h3") == "第 1 页"
+    assert page.inner_text("#page-1 .page-head h3") == "two-pages.pdf · 第 1 页"
     assert page.get_attribute("html", "lang") == "zh-CN"
     page.click("#lang-button")
     assert page.inner_text(".results-head h2") == "Result"
@@ -233,3 +234,68 @@ def png_bytes() -> bytes:
     buf = io.BytesIO()
     text_page(["dropped"]).save(buf, format="PNG")
     return buf.getvalue()
+
+
+NOT_AN_IMAGE = "The file is not a supported image (PNG, JPEG, TIFF, BMP, WebP) or a PDF."
+
+
+def test_a_bad_file_among_good_ones_is_marked_and_the_others_are_read(open_page, keys, alice, tmp_path):
+    """Three files, the middle one not an image: two results, and the bad one marked with the server's reason."""
+    first, notes, second = tmp_path / "first.png", tmp_path / "notes.png", tmp_path / "second.pdf"
+    text_page(["First file"], size=(600, 150)).save(first)
+    notes.write_bytes(b"a shopping list, not a picture")
+    second.write_bytes(pdf([text_page(["Second file"], size=(600, 150))]))
+    page = open_page(keys["alice"], "/")
+    page.set_input_files("#file-input", [str(first), str(notes), str(second)])
+    page.wait_for_function("() => document.querySelectorAll('#file-list .file-item').length === 3")
+    page.wait_for_selector("#start-button:not([disabled])")
+    page.click("#start-button")
+
+    # At once: the accepted files leave the list, the refused one stays with its reason, on screen to stay.
+    refused = page.locator("#file-list .file-item.is-rejected")
+    expect(refused).to_have_count(1, timeout=30_000)
+    expect(page.locator("#file-list .file-item")).to_have_count(1)
+    expect(refused.locator(".file-name")).to_have_text("notes.png")
+    expect(refused.locator(".file-error")).to_contain_text(NOT_AN_IMAGE)
+    expect(refused.locator(".code-tag")).to_have_text("unsupported_format")
+    expect(page.locator("#upload-note")).to_have_text(
+        "1 of 3 files were refused (marked in the list); the others are being read."
+    )
+    expect(page.locator("#start-button")).to_be_disabled()  # a refused file is not sent again
+
+    page.wait_for_selector("#page-1 .page-image", timeout=UI_TIMEOUT_MS)
+    page.wait_for_selector("#page-2 .page-image", timeout=UI_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => document.querySelector('#progress-label').textContent.startsWith('Finished')", timeout=UI_TIMEOUT_MS
+    )
+    job = alice.job(page.inner_text("#job-id").strip())
+    assert job["status"] == "partial_success", job
+    assert [(r["filename"], r["code"]) for r in job["rejected"]] == [("notes.png", "unsupported_format")]
+    assert page.locator(".page-panel").count() == 2
+    assert page.locator(".page-panel .page-head h3").all_inner_texts() == ["first.png · page 1", "second.pdf · page 1"]
+    # The job's own account of the refused file sits in the progress card, and the list still marks it.
+    assert "notes.png" in page.inner_text("#file-errors") and NOT_AN_IMAGE in page.inner_text("#file-errors")
+    expect(refused.locator(".file-error")).to_contain_text(NOT_AN_IMAGE)
+    assert page.errors == []
+
+    # Removing the refused file takes its note away.
+    refused.locator("button").click()
+    expect(page.locator("#upload-note")).to_be_hidden()
+
+
+def test_a_request_of_bad_files_only_marks_each_and_starts_no_job(open_page, keys, tmp_path):
+    notes, empty = tmp_path / "notes.png", tmp_path / "empty.pdf"
+    notes.write_bytes(b"a shopping list, not a picture")
+    empty.write_bytes(b"")
+    page = open_page(keys["alice"], "/")
+    page.set_input_files("#file-input", [str(notes), str(empty)])
+    page.wait_for_selector("#start-button:not([disabled])")
+    page.click("#start-button")
+    refused = page.locator("#file-list .file-item.is-rejected")
+    expect(refused).to_have_count(2)
+    expect(refused.nth(0).locator(".file-error")).to_contain_text(NOT_AN_IMAGE)
+    expect(refused.nth(1).locator(".file-error")).to_contain_text("The file is empty.")
+    expect(page.locator("#upload-note")).to_have_text("No file was accepted (each is marked in the list).")
+    expect(page.locator("#start-button")).to_be_disabled()
+    assert page.inner_text("#job-id") == ""
+    assert page.errors == []

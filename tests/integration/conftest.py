@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -179,6 +180,21 @@ def app(platform):
     from api.app import create_app
 
     return create_app(platform.settings)
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The app served over HTTP from a thread, for clients that need a socket (a browser, ocrctl)."""
+    from werkzeug.serving import make_server
+
+    from web.local_stack import free_port
+
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="tests-live-api", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

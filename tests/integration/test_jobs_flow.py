@@ -27,7 +27,9 @@ def flow(alice):
 
 def test_submission_answers_at_once(flow):
     answer = flow["answer"]
-    assert set(answer.json) == {"job_id", "status"}
+    assert set(answer.json) == {"job_id", "status", "accepted", "rejected"}
+    assert answer.json["accepted"] == [{"index": 0, "filename": "scan.pdf"}, {"index": 1, "filename": "photo.jpg"}]
+    assert answer.json["rejected"] == []
     assert answer.json["status"] == "queued"
     assert answer.headers["Location"] == f"/v1/jobs/{answer.json['job_id']}"
     assert int(answer.headers["Retry-After"]) >= 1

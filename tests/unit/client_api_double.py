@@ -61,6 +61,8 @@ class DoubleJob:
             "job_tag": self.form.get("job_tag"),
             "created_at": "2026-01-01T00:00:00Z",
             "error": self.error,
+            "filenames": [name for name, _ in self.files],
+            "files": [{"index": i, "filename": name, "status": "ready"} for i, (name, _) in enumerate(self.files)],
         }
 
     def advance(self, polls_to_finish: int) -> None:

@@ -109,11 +109,12 @@ def test_options_reach_the_server(ocrctl, api, tmp_path):
     )
     assert code == 0
     (job,) = double.jobs.values()
+    # --format only says what to write: no outputs are sent (the server's default, every format), and
+    # the token leaves them out, so writing another format later is the same job.
     options = {
         "lang": "zh",
         "pages": "2-3",
         "detect_orientation": False,
-        "outputs": ["json", "pdf", "txt"],
         "job_tag": "box-12",
         "callback_url": None,
     }
@@ -121,7 +122,6 @@ def test_options_reach_the_server(ocrctl, api, tmp_path):
         "lang": "zh",
         "pages": "2-3",
         "detect_orientation": "false",
-        "outputs": "json,pdf,txt",
         "job_tag": "box-12",
         "client_request_token": request_token(b"alpha", options),
     }
@@ -176,7 +176,7 @@ def test_status_result_cancel_delete_and_list(ocrctl, api, tmp_path):
     job_id = stdout.split("\t")[0]
 
     code, stdout, _ = ocrctl("status", job_id)
-    assert (code, stdout) == (0, f"{job_id}  running  pages 0/1 done, 0 failed\n")
+    assert (code, stdout) == (0, f"{job_id}  running  pages 0/1 done, 0 failed\n  #1 a.png: ready\n")
     code, stdout, _ = ocrctl("status", job_id, "--json")
     assert json.loads(stdout)["status"] == "succeeded"
 
@@ -186,7 +186,9 @@ def test_status_result_cancel_delete_and_list(ocrctl, api, tmp_path):
     assert code == 0 and Path("r.pdf").read_bytes().startswith(b"%PDF-")
 
     code, stdout, _ = ocrctl("list", "--tag", "t1")
-    assert stdout.startswith(f"{job_id}\tsucceeded\t1/1\tt1\t")
+    header, row = stdout.splitlines()
+    assert header == "JOB_ID\tSTATUS\tPAGES\tTAG\tCREATED\tFILES"
+    assert row.startswith(f"{job_id}\tsucceeded\t1/1\tt1\t") and row.endswith("\ta.png")
     code, stdout, _ = ocrctl("list", "--status", "failed", "--json")
     assert json.loads(stdout)["jobs"] == []
 

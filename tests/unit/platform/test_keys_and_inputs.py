@@ -73,8 +73,8 @@ def _upload(data: bytes, name: str) -> FileStorage:
 
 def test_uploads_are_checked_by_their_bytes():
     pdf = b"%PDF-1.7\n..."
-    (upload,) = read_uploads([_upload(pdf, "a.pdf")], 1000, 5)
-    assert upload.filename == "a.pdf" and len(upload.sha256) == 64
+    (upload,), rejected = read_uploads([_upload(pdf, "a.pdf")], 1000, 5)
+    assert upload.filename == "a.pdf" and len(upload.sha256) == 64 and rejected == []
     with pytest.raises(E.UnsupportedFormat, match="notes.png"):
         read_uploads([_upload(b"hello there", "notes.png")], 1000, 5)
     with pytest.raises(E.EmptyFile):
@@ -85,6 +85,37 @@ def test_uploads_are_checked_by_their_bytes():
         read_uploads([], 1000, 5)
     with pytest.raises(E.InputError):
         read_uploads([_upload(pdf, f"{n}.pdf") for n in range(6)], 10_000, 5)
+
+
+def test_one_bad_file_does_not_refuse_the_others():
+    pdf = b"%PDF-1.7\n..."
+    files = [_upload(b"hello", "notes.png"), _upload(pdf, "a.pdf"), _upload(b"", "e.pdf"), _upload(pdf, "b.pdf")]
+    uploads, rejected = read_uploads(files, 1000, 5)
+    assert [(u.index, u.filename) for u in uploads] == [(1, "a.pdf"), (3, "b.pdf")]
+    assert [r.as_dict() for r in rejected] == [
+        {
+            "index": 0,
+            "filename": "notes.png",
+            "code": "unsupported_format",
+            "message": "The file is not a supported image (PNG, JPEG, TIFF, BMP, WebP) or a PDF.",
+        },
+        {"index": 2, "filename": "e.pdf", "code": "empty_file", "message": "The file is empty."},
+    ]
+    # A file that would take the request over the size limit is refused; the ones before it stay.
+    uploads, rejected = read_uploads([_upload(pdf + b"x" * 600, "a.pdf"), _upload(pdf + b"y" * 600, "b.pdf")], 1000, 5)
+    assert [u.filename for u in uploads] == ["a.pdf"]
+    assert [(r.filename, r.error.code) for r in rejected] == [("b.pdf", "file_too_large")]
+
+
+def test_a_request_of_bad_files_only_is_refused_with_every_files_error():
+    with pytest.raises(E.UnsupportedFormat) as refused:
+        read_uploads([_upload(b"hello", "notes.png"), _upload(b"", "e.pdf")], 1000, 5)
+    err = refused.value
+    assert status_for(err) == 415 and "notes.png" in err.message and "e.pdf" in err.message
+    assert [(r["index"], r["filename"], r["code"]) for r in err.details["rejected"]] == [
+        (0, "notes.png", "unsupported_format"),
+        (1, "e.pdf", "empty_file"),
+    ]
 
 
 @pytest.mark.parametrize(

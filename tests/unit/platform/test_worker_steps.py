@@ -149,3 +149,27 @@ def test_finish_assembles_outputs_and_picks_the_status(context):
     assert context.storage.get(f"jobs/{job_id}/result.txt") == b""
     assert b'"pages"' in context.storage.get(f"jobs/{job_id}/result.json")
     assert b"ocr_page" in context.storage.get(f"jobs/{job_id}/result.hocr")
+
+
+def test_files_refused_at_upload_make_the_job_partial_or_name_themselves_in_its_error(context):
+    """A job recorded with rejected files (api/submission.py) never ends succeeded: those files were not read."""
+    from db.transitions import settle_page
+
+    refused = [{"index": 1, "filename": "notes.png", "code": "unsupported_format", "message": "Not an image."}]
+    page = {"page_number": 1, "width": 200, "height": 200, "angle": 0, "angle_confidence": 1.0, "lines": []}
+    ends = {}
+    for outcome in (PageStatus.DONE, PageStatus.FAILED):
+        job_id = add_job(context, [("a.pdf", blank_pdf(1))])
+        with context.db.session() as s:
+            s.get(Job, job_id).rejected_files = refused
+        (page_id,) = splitting.split_job(context, job_id).page_ids
+        with context.db.session() as s:
+            claim_page(s, page_id, "w")
+            error = None if outcome == PageStatus.DONE else {"code": "corrupt_file", "message": "bad"}
+            settle_page(s, page_id, job_id, outcome, result=page if error is None else None, error=error)
+        assert finishing.finish_job(context, job_id)
+        ends[outcome] = load(context, job_id)[0]
+    assert ends[PageStatus.DONE].status == JobStatus.PARTIAL_SUCCESS
+    failed = ends[PageStatus.FAILED]
+    assert failed.status == JobStatus.FAILED and failed.error_code == "unsupported_format"
+    assert failed.error_message.startswith("notes.png: Not an image. (1 more error(s)")

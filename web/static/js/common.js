@@ -63,6 +63,7 @@ const OCR = (() => {
       "file.pending": "waiting",
       "file.ready": "read",
       "file.failed": "failed",
+      "file.rejected": "refused",
       "result.title": "Result",
       "result.copy": "Copy text",
       "result.copied": "Copied",
@@ -80,6 +81,9 @@ const OCR = (() => {
       "result.showboxes": "Boxes",
       "result.fileerror": "File not read",
       "result.angle": "rotated {deg}°",
+      "result.filepage": "{file} · page {n}",
+      "upload.rejected.some": "{n} of {total} files were refused (marked in the list); the others are being read.",
+      "upload.rejected.all": "No file was accepted (each is marked in the list).",
 
       "dash.title": "Operations",
       "dash.admin_required": "Admin key required",
@@ -140,6 +144,7 @@ const OCR = (() => {
       "dash.col.pages_col": "Pages",
       "dash.col.key": "Key",
       "dash.col.tag": "Tag",
+      "dash.col.files": "Files",
       "dash.col.created": "Created",
       "dash.col.duration": "Duration",
       "dash.col.error": "Error",
@@ -247,6 +252,7 @@ const OCR = (() => {
       "file.pending": "等待中",
       "file.ready": "已读取",
       "file.failed": "失败",
+      "file.rejected": "已拒收",
       "result.title": "识别结果",
       "result.copy": "复制文字",
       "result.copied": "已复制",
@@ -264,6 +270,9 @@ const OCR = (() => {
       "result.showboxes": "位置框",
       "result.fileerror": "文件未能读取",
       "result.angle": "已旋转 {deg}°",
+      "result.filepage": "{file} · 第 {n} 页",
+      "upload.rejected.some": "{total} 个文件中有 {n} 个被拒收（已在列表中标出），其余文件正在识别。",
+      "upload.rejected.all": "没有文件被接受（原因已在列表中逐个标出）。",
 
       "dash.title": "运维面板",
       "dash.admin_required": "需要管理员密钥",
@@ -324,6 +333,7 @@ const OCR = (() => {
       "dash.col.pages_col": "页数",
       "dash.col.key": "密钥",
       "dash.col.tag": "标签",
+      "dash.col.files": "文件",
       "dash.col.created": "创建时间",
       "dash.col.duration": "耗时",
       "dash.col.error": "错误",
@@ -514,7 +524,9 @@ const OCR = (() => {
         else {
           let message = data.message || xhr.statusText || t("error.generic");
           if (xhr.status === 401) message = t("key.invalid") + " (" + message + ")";
-          reject(new ApiError(xhr.status, data.error || "http_" + xhr.status, message));
+          const err = new ApiError(xhr.status, data.error || "http_" + xhr.status, message);
+          err.body = data; // e.g. a refused upload's per-file errors, "rejected"
+          reject(err);
         }
       };
       xhr.onerror = () => reject(new ApiError(0, "network", t("error.network")));

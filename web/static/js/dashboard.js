@@ -242,7 +242,8 @@
       return;
     }
     const head = el("tr", {},
-      el("th", { text: t("dash.col.job") }), el("th", { text: t("dash.col.status") }), el("th", { class: "num", text: t("dash.col.pages_col") }),
+      el("th", { text: t("dash.col.job") }), el("th", { text: t("dash.col.files") }), el("th", { text: t("dash.col.status") }),
+      el("th", { class: "num", text: t("dash.col.pages_col") }),
       el("th", { class: "hide-sm", text: t("dash.col.key") }), el("th", { class: "hide-sm", text: t("dash.col.tag") }),
       el("th", { text: t("dash.col.created") }), el("th", { class: "num hide-sm", text: t("dash.col.duration") }),
       el("th", { class: "hide-sm", text: t("dash.col.error") }));
@@ -252,6 +253,7 @@
     } },
     el("td", {}, el("a", { href: "/dashboard/jobs/" + j.job_id, class: "mono", text: j.job_id.slice(0, 8), title: j.job_id,
       onclick: (ev) => { ev.preventDefault(); openJob(j.job_id); } })),
+    el("td", { class: "clip files", title: (j.filenames || []).join("\n"), text: fileNames(j.filenames || []) }),
     el("td", {}, OCR.statusBadge(j.status)),
     el("td", { class: "num" }, `${j.pages_done}/${j.pages_total}`, j.pages_failed ? el("span", { class: "muted", text: ` (${j.pages_failed}✗)` }) : null),
     el("td", { class: "clip hide-sm", text: j.key.name }),
@@ -269,6 +271,12 @@
       el("button", { type: "button", class: "btn btn-outline btn-sm", disabled: answer.page <= 1, text: t("dash.prev"), onclick: () => goToPage(answer.page - 1) }),
       el("span", { class: "muted", text: `${answer.page} / ${last}` }),
       el("button", { type: "button", class: "btn btn-outline btn-sm", disabled: answer.page >= last, text: t("dash.next"), onclick: () => goToPage(answer.page + 1) }));
+  }
+
+  // "scan.pdf", or "scan.pdf +2" for a job of three files (all of them in the cell's title).
+  function fileNames(names) {
+    if (!names.length) return "—";
+    return names.length === 1 ? names[0] : `${names[0]} +${names.length - 1}`;
   }
 
   // --- one job -------------------------------------------------------------------------------------------------------
@@ -338,11 +346,11 @@
         el("thead", {}, el("tr", {}, el("th", { text: "#" }), el("th", { text: t("job.col.file") }), el("th", { text: t("job.col.format") }),
           el("th", { class: "num", text: t("job.col.size") }), el("th", { class: "num", text: t("dash.col.pages_col") }),
           el("th", { text: t("dash.col.status") }), el("th", { text: t("dash.col.error") }))),
-        el("tbody", {}, job.files.map((f, i) => el("tr", {},
-          el("td", { class: "num", text: String(i + 1) }), el("td", { class: "clip", title: f.filename, text: f.filename }),
-          el("td", { text: f.format || "—" }), el("td", { class: "num", text: OCR.bytes(f.size_bytes) }),
+        el("tbody", {}, job.files.map((f, i) => el("tr", { dataset: { file: f.index ?? i } },
+          el("td", { class: "num", text: String((f.index ?? i) + 1) }), el("td", { class: "clip", title: f.filename, text: f.filename }),
+          el("td", { text: f.format || "—" }), el("td", { class: "num", text: f.size_bytes == null ? "—" : OCR.bytes(f.size_bytes) }),
           el("td", { class: "num", text: f.page_count == null ? "—" : String(f.page_count) }),
-          el("td", {}, el("span", { class: "badge status-" + (f.status === "ready" ? "succeeded" : f.status === "failed" ? "failed" : "queued"), text: t("file." + f.status) })),
+          el("td", {}, el("span", { class: "badge status-" + (f.status === "ready" ? "succeeded" : ["failed", "rejected"].includes(f.status) ? "failed" : "queued"), text: t("file." + f.status) })),
           el("td", { class: "err", text: f.error ? `${f.error.code}: ${f.error.message}` : "" })))))));
 
     const timingText = (tm) => ["rasterise", "orientation", "detection", "recognition", "total"]
@@ -355,7 +363,7 @@
         el("th", { text: t("job.col.timings") }), el("th", { class: "num", text: t("job.col.lines") }), el("th", { text: t("dash.col.error") }))),
       el("tbody", {}, job.pages.map((p) => el("tr", { dataset: { page: p.page_number } },
         el("td", { class: "num", text: String(p.page_number) }),
-        el("td", { class: "muted", text: `#${(p.file_index ?? 0) + 1} p${p.source_page}` }),
+        el("td", { class: "muted clip", title: sourceOf(job, p), text: sourceOf(job, p) }),
         el("td", {}, OCR.statusBadge(p.status)),
         el("td", { class: "num", text: String(p.attempts) }),
         el("td", { class: "mono small clip", title: p.worker || "", text: p.worker || "—" }),
@@ -364,6 +372,12 @@
         el("td", { class: "err" }, p.error ? `${p.error.code}: ${p.error.message}` : "",
           p.warnings && p.warnings.length ? el("span", { class: "muted", text: " " + p.warnings.join(", ") }) : null)))))
       : el("p", { class: "muted", text: "—" })));
+  }
+
+  // Where a page came from: "scan.pdf p3" (file #2 p3 if the file is not listed).
+  function sourceOf(job, p) {
+    const file = job.files.find((f) => f.index === p.file_index);
+    return `${file ? file.filename : "#" + ((p.file_index ?? 0) + 1)} p${p.source_page}`;
   }
 
   function rerunForm(job) {

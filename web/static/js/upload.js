@@ -12,7 +12,7 @@
 
   const $ = (id) => document.getElementById(id);
   const state = {
-    items: [], // {id, file, blob, name, note, preparing}
+    items: [], // {id, file, blob, name, note, preparing, rejected: {code, message} once the server refused it}
     nextId: 1,
     job: null, // last GET /v1/jobs/<id>
     jobId: null,
@@ -71,12 +71,15 @@
     const list = $("file-list");
     list.replaceChildren(
       ...state.items.map((item) =>
-        el("li", { class: "file-item" },
+        el("li", { class: "file-item" + (item.rejected ? " is-rejected" : "") },
           el("span", { class: "file-icon " + (isPdf(item.file) ? "is-pdf" : "is-img"), text: isPdf(item.file) ? "PDF" : "IMG" }),
           el("span", { class: "file-name", title: item.name, text: item.name }),
           el("span", { class: "file-size muted" },
             item.preparing ? t("upload.preparing") : OCR.bytes(item.blob.size),
             item.note ? el("span", { class: "file-note", text: " · " + item.note }) : null),
+          // The server's reason stays beside the file until it is removed or sent again.
+          item.rejected ? el("span", { class: "file-error", role: "alert" }, item.rejected.message,
+            el("code", { class: "code-tag", text: item.rejected.code })) : null,
           el("button", {
             type: "button", class: "btn btn-icon", "aria-label": t("upload.remove"), title: t("upload.remove"), text: "×",
             onclick: () => { state.items = state.items.filter((x) => x !== item); renderFileList(); },
@@ -85,7 +88,8 @@
       ),
     );
     list.hidden = state.items.length === 0;
-    $("start-button").disabled = state.items.length === 0 || state.items.some((i) => i.preparing);
+    if (!state.items.some((i) => i.rejected)) $("upload-note").hidden = true; // its files were removed
+    $("start-button").disabled = !state.items.some((i) => !i.rejected) || state.items.some((i) => i.preparing);
   }
 
   function initPicking() {
@@ -115,10 +119,13 @@
 
   // --- submitting and following the job ---------------------------------------------------------------
   async function submit() {
-    if (!state.items.length) { OCR.toast(t("upload.nofiles"), "warn"); return; }
+    // A file the server refused stays listed with its reason but is not sent again: its bytes would be refused again.
+    const sent = state.items.filter((item) => !item.rejected); // the request's order: the server's "index" points into it
+    if (!sent.length) { OCR.toast(t("upload.nofiles"), "warn"); return; }
     if (!OCR.getKey()) { OCR.openKeyDialog(t("key.missing")); return; }
     const form = new FormData();
-    for (const item of state.items) form.append("file", item.blob, item.name);
+    for (const item of sent) form.append("file", item.blob, item.name);
+    $("upload-note").hidden = true;
     form.append("lang", $("opt-lang").value);
     form.append("detect_orientation", $("opt-orientation").checked ? "true" : "false");
     const pages = $("opt-pages").value.trim();
@@ -130,15 +137,36 @@
     setProgress(t("upload.sending", { pct: 0 }), 0);
     try {
       const answer = await OCR.upload("/v1/jobs", form, (f) => setProgress(t("upload.sending", { pct: Math.round(f * 100) }), f * 0.1));
-      state.items = [];
+      // The accepted files leave the list; a refused one stays, marked with the server's reason.
+      const refused = markRejected(sent, answer.rejected);
+      state.items = state.items.filter((item) => !sent.includes(item) || refused.includes(item));
+      if (refused.length) showUploadNote(t("upload.rejected.some", { n: refused.length, total: sent.length }));
       renderFileList();
       follow(answer.job_id);
     } catch (err) {
       $("progress").hidden = true;
+      const refused = markRejected(sent, err.body && err.body.rejected);
       renderFileList();
       if (err.status === 401) OCR.openKeyDialog(err.message);
+      else if (refused.length) showUploadNote(t("upload.rejected.all"));
       else OCR.toast(err.message, "error");
     }
+  }
+
+  function markRejected(sent, rejected) {
+    const refused = [];
+    for (const r of rejected || []) {
+      const item = sent[r.index];
+      if (!item) continue;
+      item.rejected = { code: r.code, message: r.message };
+      refused.push(item);
+    }
+    return refused;
+  }
+
+  function showUploadNote(text) {
+    $("upload-note").textContent = text;
+    $("upload-note").hidden = false;
   }
 
   function resetResults() {
@@ -205,7 +233,7 @@
 
     $("page-chips").replaceChildren(
       ...job.pages.map((p) =>
-        el("li", { class: "chip chip-" + p.status, title: t("result.page", { n: p.page_number }) + " · " + t("status." + p.status) },
+        el("li", { class: "chip chip-" + p.status, title: pageTitle(p.page_number) + " · " + t("status." + p.status) },
           String(p.page_number))),
     );
     const fileErrors = (job.files || []).filter((f) => f.error);
@@ -256,10 +284,19 @@
     return URL.createObjectURL(await response.blob());
   }
 
+  // "scan.pdf · page 2": the file a page came from and its page there (the job's page number when unknown).
+  function pageTitle(pageNumber) {
+    const job = state.job;
+    const page = job && job.pages.find((p) => p.page_number === pageNumber);
+    const file = page && (job.files || []).find((f) => f.index === page.file_index);
+    if (!file) return t("result.page", { n: pageNumber });
+    return t("result.filepage", { file: file.filename, n: page.source_page });
+  }
+
   function renderFailedPage(slot, page) {
     slot.classList.add("is-failed");
     slot.append(
-      el("header", { class: "page-head" }, el("h3", { text: t("result.page", { n: page.page_number }) }), OCR.statusBadge("failed")),
+      el("header", { class: "page-head" }, el("h3", { text: pageTitle(page.page_number) }), OCR.statusBadge("failed")),
       el("div", { class: "note note-error" },
         el("strong", { text: t("result.pagefailed") }), " — ", page.error ? page.error.message : "",
         page.error ? el("code", { class: "code-tag", text: page.error.code }) : null),
@@ -313,13 +350,13 @@
       $("lowconf-legend").hidden = false;
     }
 
-    const img = el("img", { src: imageUrl, alt: t("result.page", { n: result.page_number }), class: "page-image" });
+    const img = el("img", { src: imageUrl, alt: pageTitle(result.page_number), class: "page-image" });
     const boxesToggle = el("input", { type: "checkbox", checked: true, onchange: (ev) => svg.classList.toggle("is-hidden", !ev.target.checked) });
     const meta = [t("result.lines", { n: lines.length })];
     if (result.angle) meta.push(t("result.angle", { deg: result.angle }));
     slot.replaceChildren(
       el("header", { class: "page-head" },
-        el("h3", { text: t("result.page", { n: result.page_number }) }),
+        el("h3", { text: pageTitle(result.page_number) }),
         el("span", { class: "muted small", text: meta.join(" · ") }),
         el("span", { class: "spacer" }),
         el("label", { class: "toggle small" }, boxesToggle, el("span", { text: t("result.showboxes") }))),
@@ -369,7 +406,7 @@
 
   // --- the end: downloads and copy ----------------------------------------------------------------------
   function finish(job) {
-    $("start-button").disabled = state.items.length === 0;
+    $("start-button").disabled = !state.items.some((i) => !i.rejected);
     const outputs = job.outputs || [];
     document.querySelectorAll("#downloads button").forEach((b) => {
       b.disabled = !(job.pages_done > 0 && outputs.includes(b.dataset.format));
@@ -422,7 +459,7 @@
       renderProgress(state.job);
       // Re-render panels so their labels follow the language; images stay cached by URL.
       document.querySelectorAll(".page-panel .page-head h3").forEach((h) => {
-        h.textContent = t("result.page", { n: h.closest(".page-panel").dataset.page });
+        h.textContent = pageTitle(Number(h.closest(".page-panel").dataset.page));
       });
     }
   });
