@@ -133,6 +133,25 @@ def test_a_real_jobs_answers_keep_the_contract(schema, client, contract_admin, a
     _check(schema, "get", "/healthz", client.get("/healthz"))
 
 
+def test_per_file_outcomes_keep_the_contract(schema, alice):
+    """A refused file beside a good one (202 with rejected, a rejected file in the status), a request of
+    refused files only (415 with rejected), and a PDF the job did not ask for (409 output_not_requested)."""
+    good = (png(text_page(["Kept 保留"])), "kept.png")
+    submitted = alice.submit([good, (b"not a picture", "notes.png")], outputs="txt", job_tag="contract")
+    assert submitted.status_code == 202 and submitted.json["rejected"], submitted.json
+    _check(schema, "post", "/v1/jobs", submitted)
+    job_id = submitted.json["job_id"]
+    alice.wait(job_id)
+    status = alice.get(f"/v1/jobs/{job_id}")
+    assert [f["status"] for f in status.json["files"]] == ["ready", "rejected"]
+    _check(schema, "get", "/v1/jobs/{job_id}", status)
+    for ext in ("hocr", "pdf"):  # made on demand; refused with its reason
+        _check(schema, "get", "/v1/jobs/{job_id}/result.{ext}", alice.get(f"/v1/jobs/{job_id}/result.{ext}"))
+    refused = alice.submit([(b"not a picture", "a.png"), (b"", "b.pdf")])
+    assert refused.status_code == 415 and len(refused.json["rejected"]) == 2
+    _check(schema, "post", "/v1/jobs", refused)
+
+
 def test_the_compat_routes_answers_keep_the_contract(schema, alice):
     image = png(text_page(["Compat 兼容"]))
     answer = alice.post("/api/ocr", data={"image": (io.BytesIO(image), "c.png")}, content_type="multipart/form-data")
