@@ -52,6 +52,13 @@ def attempts_exhausted(attempts: int, limit: int) -> dict:
     }
 
 
+def file_errors(rejected: list[dict] | None, failed: list[tuple[int, str, str, str]]) -> list[dict]:
+    """The errors of a job's unusable files, in request order: those refused at upload
+    (Job.rejected_files) and those found unusable later, given as (position, filename, code, message)."""
+    rows = [(r["index"], r["filename"], r["code"], r["message"]) for r in rejected or []] + failed
+    return [{"code": code, "message": f"{name}: {message}"} for _, name, code, message in sorted(rows)]
+
+
 def job_error_from(errors: list[dict]) -> dict:
     """A failed job's error: the first cause, plus how many others there were."""
     if not errors:

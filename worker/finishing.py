@@ -21,7 +21,7 @@ from pipeline.result import Document
 from storage import output_key
 from worker.context import Context
 from worker.documents import job_document
-from worker.failures import error_record, is_retryable, job_error_from
+from worker.failures import error_record, file_errors, is_retryable, job_error_from
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,7 @@ def _final_status(s, job: Job, pages: list[Page]) -> tuple[str, dict | None]:
     rejected = job.rejected_files or []
     if job.pages_done == 0:
         names = {f.id: f.filename for f in files}
-        errors = [{"code": r["code"], "message": f"{r['filename']}: {r['message']}"} for r in rejected]
-        errors += [{"code": f.error_code, "message": f"{f.filename}: {f.error_message}"} for f in failed_files]
+        errors = file_errors(rejected, [(f.position, f.filename, f.error_code, f.error_message) for f in failed_files])
         errors += [
             {"code": p.error_code, "message": f"{names.get(p.file_id, '?')}, page {p.source_page}: {p.error_message}"}
             for p in pages

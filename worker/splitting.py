@@ -19,7 +19,7 @@ from db.transitions import charge_quota, end_job, start_job
 from pipeline.loader import count_pages, sniff_format
 from pipeline.pages import parse_page_range
 from worker.context import Context
-from worker.failures import error_record, is_retryable, job_error_from
+from worker.failures import error_record, file_errors, is_retryable, job_error_from
 from worker.inputs import read_input
 
 log = logging.getLogger(__name__)
@@ -114,10 +114,14 @@ def _record_split(ctx: Context, job_id: str, api_key_id: int, plans: list[FilePl
             else:
                 f.status = FileStatus.READY
         if total == 0:
-            names = {f.id: f.filename for f in s.scalars(select(JobFile).where(JobFile.job_id == job_id))}
-            error = job_error_from(
-                [{"code": p.error["code"], "message": f"{names[p.file_id]}: {p.error['message']}"} for p in plans if p.error]
-            )
+            files = {f.id: f for f in s.scalars(select(JobFile).where(JobFile.job_id == job_id))}
+            failed = [
+                (files[p.file_id].position, files[p.file_id].filename, p.error["code"], p.error["message"])
+                for p in plans
+                if p.error
+            ]
+            # The files refused at upload are named too: no file of the request was read.
+            error = job_error_from(file_errors(job.rejected_files, failed))
             return SplitOutcome(ended=end_job(s, job_id, JobStatus.FAILED, error))
         if not charge_quota(s, api_key_id, total):
             err = QuotaExceeded(f"This job has {total} page(s), more than is left of this key's page quota.")

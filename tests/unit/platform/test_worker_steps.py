@@ -83,6 +83,17 @@ def test_split_fails_a_job_with_no_usable_file(context):
     assert job.error_message.startswith("bad.pdf: ")
 
 
+def test_split_names_the_files_refused_at_upload_when_no_file_is_usable(context):
+    job_id = add_job(context, [("bad.pdf", b"%PDF-1.4 garbage")])
+    with context.db.session() as s:  # bad.pdf was the request's second file; its first was refused at upload
+        s.get(Job, job_id).rejected_files = [{"index": 0, "filename": "a.txt", "code": "unsupported_format", "message": "No."}]
+        s.query(JobFile).filter_by(job_id=job_id).update({"position": 1})
+    assert splitting.split_job(context, job_id).ended
+    job, _, _ = load(context, job_id)
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "unsupported_format")  # request order: a.txt first
+    assert job.error_message == "a.txt: No. (1 more error(s); see files and pages)"
+
+
 def test_split_applies_the_page_range_and_the_page_limit(context):
     job_id = add_job(context, [("a.pdf", blank_pdf(4)), ("b.pdf", blank_pdf(4))], page_spec="2-4")
     splitting.split_job(context, job_id)
