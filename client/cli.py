@@ -13,6 +13,7 @@ Exit status: 0 when everything asked for succeeded, 1 when a job failed or a req
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -352,8 +353,13 @@ def keys() -> None:
 
 
 def _ocr_admin() -> str | None:
+    # A client-only install (pip install '.[client]') has the ocr-admin script beside it but not
+    # the server's packages it imports: that one would only crash, so it does not count.
     beside = Path(sys.executable).with_name("ocr-admin")
-    return str(beside) if beside.exists() else shutil.which("ocr-admin")
+    if beside.exists() and importlib.util.find_spec("sqlalchemy") is not None:
+        return str(beside)
+    found = shutil.which("ocr-admin")
+    return found if found and Path(found).resolve() != beside.resolve() else None
 
 
 @keys.command("create")

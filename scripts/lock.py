@@ -14,6 +14,9 @@ dependency moves nothing else. To move some or all of them to the newest release
     UPGRADE=1 make lock                  # everything
 
 Then run `make test`: the lock is what the tests pass with, nothing else is.
+
+TORCH_PIP_ARGS (as for scripts/setup.sh, e.g. "--extra-index-url https://download.pytorch.org/whl/cpu")
+go to pip too, for a machine without a local torch wheel, where PyPI's torch would bring CUDA.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -62,7 +66,8 @@ def resolve(constraints: list[str], work: Path) -> list[dict]:
     report = work / "report.json"
     python = str(work / "venv" / "bin" / "python")
     cmd = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--dry-run", "--ignore-installed",
-           "--report", str(report), "-c", str(work / "constraints.txt"), TORCH, f"{ROOT}[dev]"]  # fmt: skip
+           "--report", str(report), "-c", str(work / "constraints.txt"), TORCH, f"{ROOT}[dev]",
+           *shlex.split(os.environ.get("TORCH_PIP_ARGS", ""))]  # fmt: skip
     done = subprocess.run(cmd, cwd=work)
     if done.returncode != 0:
         sys.exit("lock: pip could not resolve the dependencies with the current pins; "

@@ -96,6 +96,21 @@ def test_the_installed_ocrctl_starts(client_venv, tmp_path):
     assert Path(where).is_relative_to(client_venv), where
 
 
+def test_installed_ocrctl_cannot_make_keys_locally_and_says_so(client_venv, tmp_path):
+    """The ocr-admin script comes with the client install, but not the server packages it needs:
+    `keys create` with no key is the usual "no API key" error, and --local says why it cannot."""
+    ocrctl = str(client_venv / "bin" / "ocrctl")
+    plain = subprocess.run(
+        [ocrctl, "keys", "create", "--name", "x"], cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=60
+    )
+    assert plain.returncode == 2 and "no API key" in plain.stderr and "Traceback" not in plain.stderr, plain.stderr
+    local = subprocess.run([ocrctl, "keys", "create", "--name", "x", "--local"], cwd=tmp_path, env=clean_env(),
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert local.returncode != 0 and "ocr-admin is not installed here" in local.stderr and "Traceback" not in local.stderr, (
+        local.stderr
+    )
+
+
 @pytest.fixture(scope="module")
 def http_api(app):
     """The integration platform's API over real HTTP, for a client in another process."""
