@@ -157,8 +157,9 @@ def rerun(session: Session, job_id: str, **options) -> Job:
     job = Job(api_key_id=old.api_key_id, status=JobStatus.QUEUED, **values)
     session.add(job)
     session.flush()
-    for f in files:
-        session.add(JobFile(job_id=job.id, position=f.position, filename=f.filename, sha256=f.sha256, size_bytes=f.size_bytes))
+    # Numbered afresh: the new job is a request of these files alone (the old one's refused files are not in it).
+    for position, f in enumerate(files):
+        session.add(JobFile(job_id=job.id, position=position, filename=f.filename, sha256=f.sha256, size_bytes=f.size_bytes))
     add_references(session, [f.sha256 for f in files])
     session.flush()
     return job

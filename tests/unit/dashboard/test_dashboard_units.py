@@ -215,6 +215,23 @@ def test_rerun_makes_a_new_job_over_the_same_files(database, key_id):
         assert (f.sha256, f.filename, f.status) == ("ab" * 32, "a.pdf", FileStatus.PENDING)
 
 
+def test_a_rerun_is_a_request_of_the_read_files_alone(database, key_id):
+    """The old job's a.pdf came after two files refused at upload; the rerun has a.pdf alone, first."""
+    from db.requeue import rerun
+
+    old = make_job(database, key_id, pages=[("done", datetime.now(UTC), {})])
+    with database.session() as s:
+        s.get(Job, old).rejected_files = [
+            {"index": i, "filename": f"bad{i}.txt", "code": "unsupported_format", "message": "No."} for i in (0, 1)
+        ]
+        s.query(JobFile).filter_by(job_id=old).update({"position": 2})
+    with database.session() as s:
+        new = rerun(s, old).id
+    with database.session() as s:
+        assert s.get(Job, new).rejected_files is None
+        assert [(f.position, f.filename) for f in s.scalars(select(JobFile).where(JobFile.job_id == new))] == [(0, "a.pdf")]
+
+
 # --- heartbeats -------------------------------------------------------------------------------------------
 
 
