@@ -14,9 +14,10 @@ if [[ "${OCR_SKIP_SYSTEM_DEPS:-0}" == "1" ]]; then
     exit 0
 fi
 
-# Rasterising PDFs, fonts for the Chinese test pages, the browser the web tests drive, and the
-# fonts and Debian documents the training data is synthesised from (training/README.md).
-ALWAYS=(poppler-utils fonts-wqy-microhei fonts-noto-cjk chromium chromium-driver
+# Rasterising PDFs and reading their text layers (poppler), checking searchable PDFs (qpdf --check in
+# the tests and bench/pdf_output.py), fonts for the Chinese test pages, the browser the web tests drive,
+# and the fonts and Debian documents the training data is synthesised from (training/README.md).
+ALWAYS=(poppler-utils qpdf fonts-wqy-microhei fonts-noto-cjk chromium chromium-driver
     fonts-wqy-zenhei fonts-arphic-ukai fonts-arphic-uming fonts-dejavu-core fonts-liberation fonts-freefont-ttf
     manpages-zh maint-guide-zh-cn debian-faq-zh-cn)
 

@@ -229,7 +229,7 @@ def _add_page(pdf, page: Page, image: Image.Image, font, cids: _CidMap) -> None:
     pdf.pages.append(pikepdf.Page(pdf.make_indirect(page_dict)))
 
 
-def _line_ops(line: Line, page: Page, cids: _CidMap, scale_x: float, scale_y: float, height_pt: float) -> str:
+def _line_ops(line: Line, page: Page, cids: _CidMap, scale_x: float, scale_y: float, height_pt: float, font: str = "/F1") -> str:
     codes, advance_units = cids.encode(line.text)
     x0, y0, x1, y1 = (float(v) for v in line.bbox)
     box = (min(x0, x1) * scale_x, min(y0, y1) * scale_y, max(x0, x1) * scale_x, max(y0, y1) * scale_y)
@@ -245,7 +245,7 @@ def _line_ops(line: Line, page: Page, cids: _CidMap, scale_x: float, scale_y: fl
     ox, oy = sx + ux * descent, (height_pt - sy) + uy * descent
     stretch = 100.0 * run.length / (size * advance_units / UNITS_PER_EM)
     matrix = " ".join(_num(v) for v in (ex, ey, ux, uy, ox, oy))
-    return f"BT 3 Tr /F1 {_num(size)} Tf {_num(stretch)} Tz {matrix} Tm <{codes.hex().upper()}> Tj ET"
+    return f"BT 3 Tr {font} {_num(size)} Tf {_num(stretch)} Tz {matrix} Tm <{codes.hex().upper()}> Tj ET"
 
 
 def _round(value: float) -> float:
