@@ -69,6 +69,7 @@ def job_summary(job: Job, names: list[str]) -> dict:
         "lang": job.lang,
         "page_range": job.page_spec,
         "detect_orientation": job.detect_orientation,
+        "pdf_text": job.pdf_text,
         "outputs": job.output_list,
         "job_tag": job.job_tag,
         "client_request_token": job.client_request_token,

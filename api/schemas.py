@@ -25,6 +25,7 @@ from core.outbound import MAX_URL_LENGTH, parse_url
 from db.keys import parse_rate_limit
 from db.models import FileStatus, JobStatus, PageStatus
 from pipeline.pages import parse_page_range
+from pipeline.text_layer import check_mode
 
 LANGS = ("zh", "en", "mix")
 MAX_PER_PAGE = 200
@@ -182,6 +183,16 @@ Outputs = Annotated[
     BeforeValidator(_outputs),
     _comma_list(EXTENSIONS, f"Comma-separated outputs to make, of {', '.join(EXTENSIONS)} (default: all)."),
 ]
+PdfText = Annotated[
+    Literal["auto", "ocr", "keep"],
+    BeforeValidator(lambda value: check_mode((_text_or_none(value) or "auto").lower())),
+    Field(
+        description="What a PDF page's own text layer is used for. auto: a page with real text is read from it "
+        "(no OCR), other pages (scans, invisible OCR layers, unreadable glyphs) are OCR'd; ocr: every page is "
+        "OCR'd; keep: no page is OCR'd, a page without text comes out empty. Each result page's text_source says "
+        "which it was.",
+    ),
+]
 JobTag = Annotated[
     Annotated[str, Field(max_length=MAX_TAG)] | None, BeforeValidator(_tag), Field(description="A label to filter jobs by.")
 ]
@@ -194,6 +205,7 @@ class JobForm(_Request):
     pages: PageSpec = None
     detect_orientation: _flag("detect_orientation", True)
     outputs: Outputs = Field(default=DEFAULT_OUTPUTS, json_schema_extra={"default": ",".join(DEFAULT_OUTPUTS)})
+    pdf_text: PdfText = "auto"
     client_request_token: Annotated[
         Annotated[str, Field(pattern=TOKEN_PATTERN)] | None,
         BeforeValidator(_token),
@@ -362,6 +374,7 @@ class JobSummary(BaseModel):
     lang: str
     page_range: str | None
     detect_orientation: bool
+    pdf_text: Literal["auto", "ocr", "keep"]
     outputs: list[Literal[EXTENSIONS]]
     job_tag: str | None
     client_request_token: str | None

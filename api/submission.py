@@ -73,6 +73,7 @@ class JobOptions:
     client_request_token: str | None = None
     job_tag: str | None = None
     callback_url: str | None = None
+    pdf_text: str = "auto"  # auto | ocr | keep (pipeline/text_layer.py)
 
 
 _LISTED_IN_MESSAGE = 5  # a refusal names this many files in its message; its "rejected" list has them all
@@ -142,6 +143,7 @@ def parse_options(form: MultiDict) -> JobOptions:
         client_request_token=checked.client_request_token,
         job_tag=checked.job_tag,
         callback_url=checked.callback_url,
+        pdf_text=checked.pdf_text,
     )
 
 
@@ -209,6 +211,7 @@ def _record(svc: Services, caller: Caller, uploads: list[Upload], options: JobOp
             lang=options.lang,
             page_spec=options.page_spec,
             detect_orientation=options.detect_orientation,
+            pdf_text=options.pdf_text,
             outputs=",".join(options.outputs),
             client_request_token=options.client_request_token,
             job_tag=options.job_tag,

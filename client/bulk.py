@@ -32,6 +32,7 @@ class SubmitOptions:
     detect_orientation: bool | None = None
     job_tag: str | None = None
     callback_url: str | None = None
+    pdf_text: str | None = None  # auto | ocr | keep; None: the server's default (auto)
     formats: tuple[str, ...] = BASE_FORMATS  # written under --out; not sent (the server's default outputs are)
     wait: bool = False
     out_dir: Path | None = None
@@ -49,6 +50,8 @@ class SubmitOptions:
             "detect_orientation": self.detect_orientation,
             "job_tag": self.job_tag,
             "callback_url": self.callback_url,
+            # Only when given, so the tokens of jobs sent without it stay what they were.
+            **({"pdf_text": self.pdf_text} if self.pdf_text is not None else {}),
         }
 
 
@@ -141,6 +144,7 @@ class BulkSubmit:
             client_request_token=request_token(content, opts.job_options()),
             job_tag=opts.job_tag,
             callback_url=opts.callback_url,
+            pdf_text=opts.pdf_text,
         )
 
     def _finish(self, outcome: Outcome, view: JobView) -> None:

@@ -92,6 +92,12 @@ def main(ctx: click.Context, url: str, api_key: str | None, timeout: float, retr
 @click.option("--tag", "job_tag", help="a label to find the jobs by later (ocrctl list --tag)")
 @click.option("--detect-orientation/--no-detect-orientation", default=None, help="rotate pages upright first (server default)")
 @click.option("--callback-url", help="the server POSTs the finished job here (HMAC-signed)")
+@click.option(
+    "--pdf-text",
+    type=click.Choice(["auto", "ocr", "keep"]),
+    help="PDF pages with their own text: auto reads real text from it and OCRs the rest, ocr OCRs every page, "
+    "keep never OCRs (server default: auto)",
+)
 @click.option("--wait", is_flag=True, help="wait for the jobs to finish and fetch their results")
 @click.option(
     "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="with --wait: write <name>.txt and .json here"

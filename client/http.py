@@ -197,6 +197,7 @@ class OcrClient:
         client_request_token: str | None = None,
         job_tag: str | None = None,
         callback_url: str | None = None,
+        pdf_text: str | None = None,
     ) -> JobView:
         """POST /v1/jobs with one or more (file name, bytes). Options left as None use the server's defaults.
 
@@ -211,6 +212,7 @@ class OcrClient:
             "client_request_token": client_request_token,
             "job_tag": job_tag,
             "callback_url": callback_url,
+            "pdf_text": pdf_text,
         }
         data = {k: v for k, v in options.items() if v is not None}
         multipart = [("file", (name, content)) for name, content in files]

@@ -106,6 +106,8 @@ class Job(Base):
     lang: Mapped[str] = mapped_column(String(8), default="mix")
     page_spec: Mapped[str | None] = mapped_column(String(200))
     detect_orientation: Mapped[bool] = mapped_column(Boolean, default=True)
+    # What a PDF page's own text layer is used for: auto | ocr | keep (pipeline/text_layer.py; migration 0005).
+    pdf_text: Mapped[str] = mapped_column(String(8), default="auto", server_default="auto")
     outputs: Mapped[str] = mapped_column(String(100))  # comma-separated: json,txt,hocr,pdf
     client_request_token: Mapped[str | None] = mapped_column(String(128))
     job_tag: Mapped[str | None] = mapped_column(String(128))

@@ -149,6 +149,7 @@ def rerun(session: Session, job_id: str, **options) -> Job:
         "lang": old.lang,
         "page_spec": old.page_spec,
         "detect_orientation": old.detect_orientation,
+        "pdf_text": old.pdf_text,
         "outputs": old.outputs,
         "job_tag": old.job_tag,
         "callback_url": old.callback_url,

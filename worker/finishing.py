@@ -7,21 +7,21 @@ whose conditional UPDATE moves the job out of an active state reports
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 
-from PIL import Image
 from sqlalchemy import select
 
 from db.models import FileStatus, Job, JobFile, JobStatus, Page, PageStatus
 from db.transitions import end_job, lock_job
 from pipeline.formats import to_hocr, to_json, to_pdf, to_text
+from pipeline.formats.graft import GraftPage, graft_pdf_bytes
 from pipeline.result import Document
 from storage import output_key
 from worker.context import Context
 from worker.documents import job_document
 from worker.failures import error_record, file_errors, is_retryable, job_error_from
+from worker.inputs import read_input
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,21 @@ def render_output(ctx: Context, ext: str, doc: Document, done: list[Page]) -> by
     if ext == "hocr":
         return to_hocr(doc).encode("utf-8")
     if ext == "pdf":
-        images = [Image.open(io.BytesIO(ctx.storage.get(p.image_key))) for p in done]
-        return to_pdf(doc, images)
+        return _searchable_pdf(ctx, doc, done)
     raise ValueError(f"unknown output {ext}")
+
+
+def _searchable_pdf(ctx: Context, doc: Document, done: list[Page]) -> bytes:
+    """The inputs' own pages (PDF pages, pictures) with the text laid over them: pipeline/formats/graft.py."""
+    if not done:
+        return to_pdf(doc, [])  # an empty document, as every output of a job without a page read
+    with ctx.db.session() as s:
+        file_ids = {p.file_id for p in done}
+        rows = s.execute(select(JobFile.id, JobFile.sha256).where(JobFile.id.in_(file_ids)))
+        sha256 = {file_id: digest for file_id, digest in rows}
+    # Keyed by file row, not by upload: the same bytes sent twice in one job are two files.
+    pages = [GraftPage(str(p.file_id), p.source_page, result) for p, result in zip(done, doc.pages, strict=True)]
+    return graft_pdf_bytes(pages, lambda file_id: read_input(ctx.storage, sha256[int(file_id)]))
 
 
 def _final_status(s, job: Job, pages: list[Page]) -> tuple[str, dict | None]:

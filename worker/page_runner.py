@@ -24,6 +24,7 @@ from db.models import Job, JobFile, JobStatus, Page, PageStatus
 from db.transitions import JobCounts, claim_page, request_finish, settle_page
 from pipeline.loader import load_page
 from pipeline.result import Page as ResultPage
+from pipeline.text_layer import read_text_layer
 from storage import page_image_key
 from worker.context import Context
 from worker.engine import pipeline_for
@@ -51,6 +52,8 @@ class _Work:
     lang: str
     detect_orientation: bool
     attempts: int
+    file_format: str | None = None
+    pdf_text: str = "ocr"
     file_name: str | None = None
     file_index: int | None = None
 
@@ -83,7 +86,7 @@ def run_page(ctx: Context, page_id: int, worker_name: str) -> PageOutcome:
         timings=timings,
         image_key=image_key,
     )
-    if outcome.job_id is None:  # the job was deleted while we read it: leave nothing behind
+    if outcome.job_id is None and image_key is not None:  # the job was deleted while we read it: leave nothing behind
         ctx.storage.delete(image_key)
     return outcome
 
@@ -91,14 +94,14 @@ def run_page(ctx: Context, page_id: int, worker_name: str) -> PageOutcome:
 def _claim(ctx: Context, page_id: int, worker_name: str) -> _Work | PageOutcome:
     with ctx.db.session() as s:
         row = s.execute(
-            select(Page, Job, JobFile.sha256, JobFile.filename, JobFile.position)
+            select(Page, Job, JobFile.sha256, JobFile.format, JobFile.filename, JobFile.position)
             .join(Job, Page.job_id == Job.id)
             .join(JobFile, Page.file_id == JobFile.id)
             .where(Page.id == page_id)
         ).first()
         if row is None:
             return PageOutcome()  # job deleted
-        page, job, sha256, file_name, file_index = row
+        page, job, sha256, file_format, file_name, file_index = row
         if page.status in PageStatus.SETTLED:
             # A repeat. If the first run died between settling and enqueueing finish_job, do it now.
             complete = job.pages_total > 0 and job.pages_settled >= job.pages_total
@@ -118,14 +121,34 @@ def _claim(ctx: Context, page_id: int, worker_name: str) -> _Work | PageOutcome:
             lang=job.lang,
             detect_orientation=job.detect_orientation,
             attempts=attempts,
+            file_format=file_format,
+            pdf_text=job.pdf_text or "ocr",
             file_name=file_name,
             file_index=file_index,
         )
 
 
-def _read(ctx: Context, work: _Work) -> tuple[dict, str, dict]:
+def _read(ctx: Context, work: _Work) -> tuple[dict, str | None, dict]:
     started = time.perf_counter()
     data = read_input(ctx.storage, work.sha256)
+    note = None
+    if work.file_format == "pdf" and work.pdf_text != "ocr":
+        # A born-digital page is read from its own text: no rendering, no models, no page image.
+        layer = read_text_layer(
+            data,
+            work.source_page,
+            ctx.settings.pdf_dpi,
+            work.pdf_text,
+            page_number=work.page_number,
+            timeout=ctx.settings.page_soft_time_limit,
+        )
+        if layer.page is not None:
+            _record_source(layer.page, work)
+            seconds = round(time.perf_counter() - started, 4)
+            layer.page.timings = {"text_layer": seconds, "total": seconds}
+            return layer.page.to_dict(), None, layer.page.timings
+        if layer.decision.layer_found:
+            note = f"pdf_text={work.pdf_text}: the page was OCR'd because {layer.decision.reason}"
     image = load_page(data, work.source_page, ctx.settings.pdf_dpi)
     buf = io.BytesIO()
     image.save(buf, format="PNG", compress_level=1)
@@ -136,6 +159,8 @@ def _read(ctx: Context, work: _Work) -> tuple[dict, str, dict]:
     pipeline = pipeline_for(ctx.settings.pipeline_factory, work.lang)
     page = pipeline.run_page(image, work.page_number, detect_orientation=work.detect_orientation)
     _record_source(page, work)
+    if note:
+        page.warnings.append(note)
     finished = time.perf_counter()
     timings = {"rasterise": round(rasterised - started, 4), **page.timings, "total": round(finished - started, 4)}
     return page.to_dict(), image_key, timings

@@ -22,13 +22,28 @@ def _image() -> Image.Image:
 
 @pytest.mark.parametrize("ext", EXTENSIONS)
 def test_the_worker_renders_every_format(ext, context):
+    import hashlib
+
+    from db.keys import create_key
+    from db.models import Job, JobFile
     from db.models import Page as PageRow
+    from storage import input_key
     from worker.finishing import render_output
 
     buffer = io.BytesIO()
     _image().save(buffer, "PNG")
-    context.storage.put("pages/test/1.png", buffer.getvalue())
-    data = render_output(context, ext, _document(), [PageRow(image_key="pages/test/1.png")])
+    upload = buffer.getvalue()
+    sha256 = hashlib.sha256(upload).hexdigest()
+    context.storage.put(input_key(sha256), upload)  # the searchable PDF is made from the upload itself
+    with context.db.session() as s:
+        job = Job(api_key_id=create_key(s, "formats").record.id, outputs=ext)
+        s.add(job)
+        s.flush()
+        upload_row = JobFile(job_id=job.id, position=0, filename="page.png", sha256=sha256, size_bytes=len(upload))
+        s.add(upload_row)
+        s.flush()
+        file_id = upload_row.id
+    data = render_output(context, ext, _document(), [PageRow(file_id=file_id, source_page=1)])
     assert data and isinstance(data, bytes)
     if not BY_EXT[ext].binary:
         data.decode("utf-8")
