@@ -19,9 +19,7 @@ import argparse
 import itertools
 import os
 import sys
-import tempfile
 import traceback
-from collections.abc import Sequence
 from pathlib import Path
 
 from core.errors import InputError, InvalidOption, NotFound, OcrError, TooManyPages
@@ -91,10 +89,8 @@ def run_command(args: argparse.Namespace) -> int:
     from pipeline.pipeline import get_pipeline
 
     engine = get_pipeline(args.lang, device=args.device)
-    with tempfile.TemporaryDirectory(prefix="ocr-cli-") as scratch:
-        images = PageStore(Path(scratch)) if args.format == "pdf" else None
-        doc = _read_pages(engine, itertools.chain([first], pages), args, out_dir, stem, images)
-        rendered = _render(doc, images, args.format)
+    doc = _read_pages(engine, itertools.chain([first], pages), args, out_dir, stem)
+    rendered = _render(doc, data, args.format)
     if out_dir is not None:
         _write_outputs(doc, rendered, args.format, out_dir, stem)
     if args.format != "pdf" or out_dir is None:
@@ -141,32 +137,7 @@ def _prepare_output(out_dir: Path | None) -> Path | None:
     return out_dir
 
 
-class PageStore(Sequence):
-    """Page pictures kept on disk for the PDF writer, so a long PDF does not hold every page in memory."""
-
-    def __init__(self, folder: Path):
-        self.folder, self.dpis = folder, []
-
-    def append(self, image) -> None:
-        image.save(self.folder / f"{len(self.dpis)}.png", "PNG", compress_level=1)
-        self.dpis.append(image.info.get("dpi"))
-
-    def __len__(self) -> int:
-        return len(self.dpis)
-
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        from PIL import Image
-
-        with Image.open(self.folder / f"{range(len(self))[index]}.png") as stored:
-            image = stored.convert("RGB")
-        if self.dpis[index]:
-            image.info["dpi"] = self.dpis[index]
-        return image
-
-
-def _read_pages(engine, pages, args, out_dir: Path | None, stem: str, images: PageStore | None):
+def _read_pages(engine, pages, args, out_dir: Path | None, stem: str):
     from pipeline.result import Document
 
     doc = Document(pages=[], lang=args.lang)
@@ -179,12 +150,11 @@ def _read_pages(engine, pages, args, out_dir: Path | None, stem: str, images: Pa
             from pipeline.draw import draw_detections
 
             _save(out_dir / f"{stem}-p{number}-detections.png", lambda f, im=image, p=page: draw_detections(im, p).save(f, "PNG"))
-        if images is not None:
-            images.append(image)  # only the PDF needs the pictures again
     return doc
 
 
-def _render(doc, images, fmt: str) -> str | bytes:
+def _render(doc, source: bytes, fmt: str) -> str | bytes:
+    """``doc`` as ``fmt``; the searchable PDF is ``source`` itself (the input's bytes) with the text grafted on."""
     from pipeline import formats
     from pipeline.formats.json_doc import dumps
 
@@ -194,7 +164,10 @@ def _render(doc, images, fmt: str) -> str | bytes:
         return formats.to_text(doc)
     if fmt == "hocr":
         return formats.to_hocr(doc)
-    return formats.to_pdf(doc, images)
+    from pipeline.formats.graft import GraftPage, graft_pdf_bytes
+
+    pages = [GraftPage("input", page.source_page or page.page_number, page) for page in doc.pages]
+    return graft_pdf_bytes(pages, lambda _: source)  # the CLI reads one file
 
 
 def _write_outputs(doc, rendered: str | bytes, fmt: str, out_dir: Path, stem: str) -> None:

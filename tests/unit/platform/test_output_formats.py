@@ -53,7 +53,9 @@ def test_the_worker_renders_every_format(ext, context):
 def test_ocr_run_renders_every_format(ext):
     from pipeline.cli import _render
 
-    rendered = _render(_document(), [_image()], ext)
+    buffer = io.BytesIO()
+    _image().save(buffer, "PNG")
+    rendered = _render(_document(), buffer.getvalue(), ext)  # the PDF is grafted onto the input's own bytes
     assert isinstance(rendered, bytes) == BY_EXT[ext].binary and rendered
 
 
