@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel
@@ -415,6 +415,15 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "get",
+        "/schemas/result-v2.json",
+        "The result document's JSON Schema (version 2); the same as components.schemas.Result here",
+        PUBLIC,
+        {200: Answer("JSON Schema 2020-12.", content={"application/schema+json": {"type": "object"}})},
+        tags=("results",),
+        operation_id="resultSchema",
+    ),
+    Route(
+        "get",
         "/openapi.json",
         "This document",
         PUBLIC,
@@ -538,6 +547,8 @@ def _operation(route: Route) -> dict:
         if status not in answers:
             model = S.ErrorBody if status == 413 else error_model
             answers[status] = Answer(description, model)
+        elif status == 400 and description == BAD_TEXT:  # the route's own 400s, and the check every request has
+            answers[status] = replace(answers[status], description=f"{answers[status].description} Or: {BAD_TEXT}")
     operation: dict[str, Any] = {"operationId": route.operation_id, "summary": route.summary, "tags": list(route.tags)}
     if route.description:
         operation["description"] = route.description
