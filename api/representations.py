@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.formats import EXTENSIONS, result_path
 from core.settings import get_settings
 from db.models import Job, JobFile, Page
 
@@ -33,13 +34,9 @@ def _error(code: str | None, message: str | None) -> dict | None:
 
 def links(job_id: str) -> dict:
     base = f"/v1/jobs/{job_id}"
-    return {
-        "self": base,
-        "result": f"{base}/result",
-        "result_txt": f"{base}/result.txt",
-        "result_hocr": f"{base}/result.hocr",
-        "result_pdf": f"{base}/result.pdf",
-    }
+    # "result" is the JSON (it takes ?pages=); then one link per other format of core/formats.py.
+    files = {f"result_{ext}": f"{base}{result_path(ext)}" for ext in EXTENSIONS if ext != "json"}
+    return {"self": base, "result": f"{base}{result_path('json')}", **files}
 
 
 def rejected_files(job: Job) -> list[dict]:
