@@ -23,10 +23,8 @@ Torch-free.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import tempfile
 import unicodedata
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -317,11 +315,12 @@ class TextLayer:
         return "\n".join(line.text for line in self.lines)
 
 
-def extract_text_layer(pdf_path: str, page_number: int, timeout: float = 60.0) -> TextLayer:
-    """The lines and words of one page (1-based) of the PDF at ``pdf_path``, as poppler reads them."""
+def extract_text_layer(data: bytes, page_number: int, timeout: float = 60.0) -> TextLayer:
+    """The lines and words of one page (1-based) of the PDF ``data``, as poppler reads them."""
     try:
         run = subprocess.run(
-            ["pdftotext", "-q", "-bbox-layout", "-f", str(page_number), "-l", str(page_number), pdf_path, "-"],
+            ["pdftotext", "-q", "-bbox-layout", "-f", str(page_number), "-l", str(page_number), "-", "-"],
+            input=data,  # on stdin: no copy of a big PDF on disk for every page
             capture_output=True,
             timeout=timeout,
             check=False,
@@ -469,14 +468,16 @@ def read_text_layer(
         if not 1 <= source_page <= len(pdf.pages):
             raise CorruptFile(f"The PDF has no page {source_page}.")
         page = pdf.pages[source_page - 1]
-        stats = analyse_page(page)
         width, height = pdf_page_pixels(page, dpi)
         shown_width, shown_height = display_size(page)
-    with tempfile.TemporaryDirectory(prefix="ocr-text-") as tmp:
-        path = os.path.join(tmp, "input.pdf")
-        with open(path, "wb") as f:
-            f.write(data)
-        layer = extract_text_layer(path, source_page, timeout)
+        try:
+            stats = analyse_page(page)
+            layer = extract_text_layer(data, source_page, timeout)
+        except CorruptFile as exc:
+            if mode == "keep":
+                raise
+            # The renderer may still draw what the text tools cannot read: OCR it.
+            return LayerResult(Decision(False, f"its text layer cannot be read: {exc.message}"), None)
     # pdftotext's boxes are in the displayed (rotated) page, but its page size is the unrotated one.
     layer.width_pt, layer.height_pt = shown_width, shown_height
     decision = decide(mode, stats, layer)
