@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from api.auth import Caller, authenticate, require_key
 from api.deletion import delete_job_data
+from api.page_images import draw_text_layer_page
 from api.representations import filenames, job_detail, job_summary, rejected_files
 from api.schemas import MAX_DB_INT, JobListQuery, validate
 from api.services import services
@@ -177,6 +178,8 @@ def get_page_image(job_id: str, page_number: int):
     if page_number <= MAX_DB_INT:  # a larger number is no page, not a database error
         with services().db.session() as s:
             image_key = s.scalar(select(Page.image_key).where(Page.job_id == job_id, Page.page_number == page_number))
+        if not image_key:
+            image_key = draw_text_layer_page(services(), job_id, page_number)  # a born-digital page: drawn now
     if not image_key:
         raise NotFound(f"Page {page_number} of job {job_id} has no image (yet).")
     return Response(services().storage.get(image_key), content_type="image/png")

@@ -36,6 +36,7 @@ def read_pdf(browser, live_server, keys, tmp_path_factory):
     page.goto(live_server + "/")
     page.set_input_files("#file-input", str(path))
     page.wait_for_selector("#file-list .file-name:text('two-pages.pdf')")
+    page.select_option("#opt-pdf-text", "ocr")  # a scan reads the same either way; the choice must reach the job
     page.click("#start-button")
     page.wait_for_selector("#page-1 .page-image", timeout=UI_TIMEOUT_MS)
     page.wait_for_selector("#page-2 .page-image", timeout=UI_TIMEOUT_MS)
@@ -112,6 +113,11 @@ def test_downloads_and_copy(read_pdf, alice):
     copied = page.evaluate("() => navigator.clipboard.readText()")
     results = result_pages(alice, job_id)
     assert copied == "\n\n".join("\n".join(line["text"] for line in results[n]["lines"]) for n in (1, 2))
+
+
+def test_the_pdf_text_choice_is_sent(read_pdf, alice):
+    _, job_id, _ = read_pdf
+    assert alice.job(job_id)["pdf_text"] == "ocr"
 
 
 def test_interface_switches_to_chinese(read_pdf):

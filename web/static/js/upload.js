@@ -128,6 +128,7 @@
     $("upload-note").hidden = true;
     form.append("lang", $("opt-lang").value);
     form.append("detect_orientation", $("opt-orientation").checked ? "true" : "false");
+    form.append("pdf_text", $("opt-pdf-text").value);
     const pages = $("opt-pages").value.trim();
     if (pages) form.append("pages", pages);
 
