@@ -100,11 +100,16 @@ def graft_pdf_bytes(pages: Sequence[GraftPage], read_file: Callable[[str], bytes
             return f.read()
 
 
-def _save(pdf, path: str) -> None:
+def _save(pdf, path: str, *, keep_layout: bool = False) -> None:
+    """Streams that are compressed already (the input's, our pictures) are copied as they are.
+
+    ``keep_layout``: the input's own object streams stay as they were (qpdf regrouping them makes
+    a typical PDF some 3% larger); a document of our own making gets object streams.
+    """
     import pikepdf
 
-    # Streams that are compressed already (the input's, our pictures) are copied as they are.
-    pdf.save(path, compress_streams=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    mode = pikepdf.ObjectStreamMode.preserve if keep_layout else pikepdf.ObjectStreamMode.generate
+    pdf.save(path, compress_streams=True, object_stream_mode=mode)
 
 
 def _texts(group: Sequence[GraftPage]) -> list[str]:
@@ -141,7 +146,7 @@ def _pdf_part(source: str, group: list[GraftPage], part: str) -> None:
                 strip_invisible_text(target, page)
                 if font is not None:
                     _add_text_layer(target, page, graft.result, font, cids)
-        _save(target, part)
+        _save(target, part, keep_layout=whole)
         if target is not original:
             target.close()
 
