@@ -16,7 +16,9 @@ predictors (the PNG encoder's own rows).
 
 The output is built one input file at a time into a part on disk, and the
 parts are joined at the end; pikepdf reads a part's streams from its file
-while it writes, so a big job never holds its pages' pictures in memory.
+while it writes, so a big job holds at most one input's compressed pictures
+in memory (a PDF input's not even those), never a decoded page beyond the
+one being encoded.
 """
 
 from __future__ import annotations
