@@ -33,6 +33,7 @@ class Answer:
     model: type[BaseModel] | None = None  # a JSON body
     content: dict[str, dict] | None = None  # other media types: {media type: schema}
     headers: tuple[str, ...] = ()  # names of HEADERS always sent with this answer
+    links: tuple[str, ...] = ()  # operationIds the answer's job_id leads to (OpenAPI links; schemathesis follows them)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ PATH_PARAMS = {
     "page_number": ({"type": "integer", "minimum": 0, "maximum": S.MAX_DB_INT}, "1-based page of the job."),
     "ext": ({"type": "string", "enum": list(EXTENSIONS)}, "The output format."),
 }
+# What a new job's id is good for: its status, results, cancel and delete, and the operators' views.
+JOB_LINKS = ("getJob", "getResult", "getResultFile", "getPageImage", "cancelJob", "deleteJob", "adminGetJob", "adminRetryJob")
 NOT_FOUND_JOB = Answer("No such job, or it belongs to another key.", S.ErrorBody)
 BINARY = {"type": "string", "format": "binary"}
 TEXT = {"type": "string"}
@@ -90,6 +93,7 @@ ROUTES: tuple[Route, ...] = (
                 "rejected, and the job reads the others.",
                 S.JobAccepted,
                 headers=("Location", "Retry-After"),
+                links=JOB_LINKS,
             ),
             400: Answer(
                 "A bad option (invalid_option, invalid_page_range), no file, too many files, no file that is not "
@@ -320,7 +324,7 @@ ROUTES: tuple[Route, ...] = (
         "A new job over the same files; options not given keep the old job's values",
         ADMIN,
         {
-            202: Answer("The new job.", S.RerunAnswer, headers=("Location",)),
+            202: Answer("The new job.", S.RerunAnswer, headers=("Location",), links=JOB_LINKS),
             400: Answer("A bad option.", S.ErrorBody),
             404: Answer("No such job, or its files are gone.", S.ErrorBody),
             409: Answer("The job's files cannot be read again.", S.ErrorBody),
@@ -537,6 +541,11 @@ def _answer(answer: Answer, status: int) -> dict:
         headers[OPTIONAL_HEADERS[status]] = {**HEADERS[OPTIONAL_HEADERS[status]], "required": False}
     if headers:
         out["headers"] = headers
+    if answer.links:
+        out["links"] = {
+            operation_id: {"operationId": operation_id, "parameters": {"path.job_id": "$response.body#/job_id"}}
+            for operation_id in answer.links
+        }
     return out
 
 
