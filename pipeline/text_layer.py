@@ -23,6 +23,7 @@ Torch-free.
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 import unicodedata
@@ -286,6 +287,16 @@ def display_size(page) -> tuple[float, float]:
     return (height, width) if page_rotation(page) % 180 else (width, height)
 
 
+def rendered_size(page, dpi: int) -> tuple[int, int]:
+    """The pixel size poppler renders the page at ``dpi``: its displayed MediaBox, rounded up.
+
+    Poppler (22.12, Debian 12) ignores /UserUnit when it renders and when it reports text boxes,
+    so a page's pixels and its text layer's points are both in plain user-space units.
+    """
+    width, height = display_size(page)
+    return math.ceil(width * dpi / 72.0 - 1e-9), math.ceil(height * dpi / 72.0 - 1e-9)
+
+
 # --- the text: pdftotext -bbox-layout -------------------------------------------------------
 @dataclass
 class LayerWord:
@@ -456,19 +467,19 @@ def read_text_layer(
     """Decide for page ``source_page`` of the PDF ``data`` and, when its layer is used, build its result Page
     (numbered ``page_number`` in its document, by default ``source_page``).
 
-    The page size in pixels is what poppler renders at ``dpi`` (pipeline.loader.pdf_page_pixels), so
-    text-layer and OCR pages of one document share one coordinate system.
+    The page size in pixels is what poppler renders at ``dpi`` (``rendered_size``), so text-layer
+    and OCR pages of one document share one coordinate system.
     """
     check_mode(mode)
     if mode == "ocr":
         return LayerResult(Decision(False, "pdf_text=ocr"), None)
-    from pipeline.loader import _open_pdf, pdf_page_pixels
+    from pipeline.loader import _open_pdf
 
     with _open_pdf(data) as pdf:
         if not 1 <= source_page <= len(pdf.pages):
             raise CorruptFile(f"The PDF has no page {source_page}.")
         page = pdf.pages[source_page - 1]
-        width, height = pdf_page_pixels(page, dpi)
+        width, height = rendered_size(page, dpi)
         shown_width, shown_height = display_size(page)
         try:
             stats = analyse_page(page)

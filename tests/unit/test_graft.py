@@ -71,9 +71,9 @@ def ocr_page(width: int, height: int, *lines: tuple[str, tuple[float, float, flo
 
 
 # --- PDF inputs -----------------------------------------------------------------------------
-@pytest.mark.parametrize("rotate", [0, 90, 180, 270])
-def test_the_invisible_text_lands_where_the_original_text_was(rotate, tmp_path):
-    geometry = {"mediabox": (30, 40, 642, 832), "rotate": rotate}
+@pytest.mark.parametrize(("rotate", "user_unit"), [(0, None), (90, None), (180, None), (270, None), (90, 2)])
+def test_the_invisible_text_lands_where_the_original_text_was(rotate, user_unit, tmp_path):
+    geometry = {"mediabox": (30, 40, 642, 832), "rotate": rotate, "user_unit": user_unit}
     original = pdf_samples.born_digital(["Hello grafted world", "A second line of text"], **geometry)
     result = as_ocr(read_text_layer(original, 1, DPI, "auto").page, angle=rotate)
     # The same page without its text (a "scan" of it): the graft must put the text back in place.

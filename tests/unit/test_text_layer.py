@@ -65,6 +65,19 @@ def test_boxes_cover_the_rendered_text_on_rotated_and_offset_pages(rotate):
     assert (x1 - x0) * (y1 - y0) <= 2.5 * (ink[2] - ink[0]) * (ink[3] - ink[1])
 
 
+def test_a_user_unit_changes_nothing_poppler_draws():
+    pdf = pikepdf.new()
+    text = b"BT /F1 12 Tf 36 300 Td (Hello user unit) Tj ET"
+    pdf_samples.add_page(pdf, text, fonts={"F1": pdf_samples.helvetica(pdf)}, mediabox=(0, 0, 306, 396), user_unit=2)
+    data = pdf_samples.save(pdf)
+    page = read_text_layer(data, 1, DPI, "auto").page
+    rendered = np.asarray(loader.load_page(data, 1, DPI).convert("L"))
+    assert rendered.shape == (page.height, page.width) == (550, 425)
+    ys, xs = np.nonzero(rendered < 100)
+    x0, y0, x1, y1 = page.lines[0].bbox
+    assert x0 - 2 <= xs.min() and y0 - 2 <= ys.min() and xs.max() < x1 + 2 and ys.max() < y1 + 2
+
+
 def test_an_invisible_ocr_layer_is_read_again():
     read = read_text_layer(our_ocr_output(), 1, DPI, "auto")
     assert not read.decision.use_layer and read.page is None
