@@ -495,8 +495,8 @@ def _parameters(route: Route) -> list[dict]:
     if route.query is not None:
         properties, required = _properties(route.query)
         for name, schema in properties.items():
-            description = schema.pop("description", "")
-            out.append({"name": name, "in": "query", "required": name in required, "schema": schema, "description": description})
+            described = {"description": schema.pop("description")} if "description" in schema else {}
+            out.append({"name": name, "in": "query", "required": name in required, "schema": schema, **described})
     return out
 
 

@@ -39,6 +39,8 @@ TOKEN_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 PAGE_SPEC_CEILING = 100_000  # only to check the syntax of a page range before the document is opened
 TRUE, FALSE = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off"})
 _TOKEN = re.compile(TOKEN_PATTERN)
+_ISO = "an ISO 8601 time such as 2024-05-01T12:00:00Z"
+_DATE_OR_ISO = "a date (2024-05-01) or an ISO 8601 time"
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -65,7 +67,7 @@ def _text_or_none(value: Any) -> str | None:
     return str(value).strip() or None
 
 
-def _flag(name: str, default: bool):
+def _flag(name: str, default: bool, description: str | None = None):
     def parse(value: Any) -> bool:
         if isinstance(value, bool):
             return value
@@ -74,7 +76,7 @@ def _flag(name: str, default: bool):
             raise InvalidOption(f"{name} must be true or false, not {text!r}.")
         return text in TRUE
 
-    return Annotated[bool, BeforeValidator(parse), Field(default=default)]
+    return Annotated[bool, BeforeValidator(parse), Field(default=default, description=description)]
 
 
 def _number(name: str, default: int | None, maximum: int, minimum: int = 1, description: str | None = None):
@@ -84,7 +86,7 @@ def _number(name: str, default: int | None, maximum: int, minimum: int = 1, desc
         text = _text_or_none(value)
         if text is None:
             return default
-        if not text.isdigit() or int(text) < minimum:
+        if not (text.isascii() and text.isdigit()) or int(text) < minimum:  # '²'.isdigit(), but int('²') fails
             raise InvalidOption(f"{name} must be a {'positive ' if minimum else ''}whole number.")
         if int(text) > maximum:
             raise InvalidOption(f"{name} must be at most {maximum}.")
@@ -95,7 +97,7 @@ def _number(name: str, default: int | None, maximum: int, minimum: int = 1, desc
     return Annotated[kind, BeforeValidator(parse), Field(default=default, description=description)]
 
 
-def _time(name: str, example: str):
+def _time(name: str, description: str, *, dates: bool = False):
     def parse(value: Any) -> datetime | None:
         text = _text_or_none(value)
         if text is None:
@@ -108,7 +110,14 @@ def _time(name: str, example: str):
             raise InvalidOption(f"{name} must be {example}.") from None
         return parsed
 
-    return Annotated[datetime | None, BeforeValidator(parse), Field(default=None)]
+    example = _DATE_OR_ISO if dates else _ISO
+    # A plain date is not a JSON Schema date-time: only the strict kind says so.
+    text_schema = {"type": "string"} if dates else {"type": "string", "format": "date-time"}
+    return Annotated[
+        Annotated[datetime, WithJsonSchema(text_schema)] | None,
+        BeforeValidator(parse),
+        Field(default=None, description=f"{description}: {example}."),
+    ]
 
 
 # --- POST /v1/jobs (and the options of a rerun) ------------------------------------------------------
@@ -203,7 +212,7 @@ class JobForm(_Request):
 
     lang: Lang = "mix"
     pages: PageSpec = None
-    detect_orientation: _flag("detect_orientation", True)
+    detect_orientation: _flag("detect_orientation", True, "Turn pages upright first (0/90/180/270 degrees).")
     outputs: Outputs = Field(default=DEFAULT_OUTPUTS, json_schema_extra={"default": ",".join(DEFAULT_OUTPUTS)})
     pdf_text: PdfText = "auto"
     client_request_token: Annotated[
@@ -249,8 +258,6 @@ def _statuses(value: Any) -> tuple[str, ...]:
 
 Statuses = Annotated[tuple[str, ...], BeforeValidator(_statuses), _comma_list(JobStatus.ALL, "Comma-separated statuses.")]
 KeyId = _number("key_id", None, MAX_DB_BIGINT, description="Admin keys: only the jobs of this key.")
-_ISO = "an ISO 8601 time such as 2024-05-01T12:00:00Z"
-_DATE_OR_ISO = "a date (2024-05-01) or an ISO 8601 time"
 
 
 class JobListQuery(_Request):
@@ -259,11 +266,11 @@ class JobListQuery(_Request):
     status: Statuses = ()
     tag: Annotated[str | None, Field(description="Only jobs with this job_tag.")] = None
     job_tag: Annotated[str | None, Field(description="The same as tag.")] = None
-    created_after: _time("created_after", _ISO)
-    created_before: _time("created_before", _ISO)
-    page: _number("page", 1, MAX_PAGE)
-    per_page: _number("per_page", 50, MAX_PER_PAGE)
-    all: _flag("all", False)
+    created_after: _time("created_after", "Jobs created at or after")
+    created_before: _time("created_before", "Jobs created before")
+    page: _number("page", 1, MAX_PAGE, description="The page of the list, from 1.")
+    per_page: _number("per_page", 50, MAX_PER_PAGE, description=f"Jobs per page; above {MAX_PER_PAGE} is refused.")
+    all: _flag("all", False, "Admin keys: every key's jobs.")
     key_id: KeyId
 
 
@@ -271,17 +278,17 @@ class AdminJobListQuery(_Request):
     """GET /v1/admin/jobs; a plain date in created_before includes its whole day."""
 
     status: Statuses = ()
-    tag: Annotated[str | None, BeforeValidator(_text_or_none)] = None
+    tag: Annotated[str | None, BeforeValidator(_text_or_none), Field(description="Only jobs with this job_tag.")] = None
     key_id: KeyId
-    created_after: _time("created_after", _DATE_OR_ISO)
-    created_before: _time("created_before", _DATE_OR_ISO)
+    created_after: _time("created_after", "Jobs created at or after", dates=True)
+    created_before: _time("created_before", "Jobs created before (a date: up to its end)", dates=True)
     job_id: Annotated[str | None, BeforeValidator(_text_or_none), Field(description="The start of a job id.")] = None
-    page: _number("page", 1, MAX_PAGE)
-    per_page: _number("per_page", 25, MAX_PER_PAGE)
+    page: _number("page", 1, MAX_PAGE, description="The page of the list, from 1.")
+    per_page: _number("per_page", 25, MAX_PER_PAGE, description=f"Jobs per page; above {MAX_PER_PAGE} is refused.")
 
 
 class MinutesQuery(_Request):
-    minutes: _number("minutes", 60, 24 * 60)
+    minutes: _number("minutes", 60, 24 * 60, description="The window, in minutes up to now.")
 
 
 class ResultQuery(_Request):

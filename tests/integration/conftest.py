@@ -178,8 +178,26 @@ class Platform:
 @pytest.fixture(scope="session")
 def app(platform):
     from api.app import create_app
+    from tests.integration.answer_check import install
 
-    return create_app(platform.settings)
+    app = create_app(platform.settings)
+    install(app, CONTRACT_BREAKS.append)
+    return app
+
+
+# Answers of documented routes that do not match /openapi.json (answer_check.py), for the test that got them.
+CONTRACT_BREAKS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def answers_keep_the_contract():
+    """Every answer a test gets from a documented route must be the one /openapi.json describes."""
+    CONTRACT_BREAKS.clear()
+    yield
+    if CONTRACT_BREAKS:
+        broken = "\n".join(dict.fromkeys(CONTRACT_BREAKS))
+        CONTRACT_BREAKS.clear()
+        pytest.fail(f"answers outside /openapi.json:\n{broken}")
 
 
 @pytest.fixture(scope="session")
