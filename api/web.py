@@ -14,6 +14,8 @@ from pathlib import Path
 
 from flask import Blueprint, render_template, url_for
 
+from core.formats import EXTENSIONS
+
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 STATIC_ROOT = WEB_ROOT / "static"
 
@@ -74,9 +76,9 @@ def upload_page():
 @bp.get("/dashboard")
 @bp.get("/dashboard/")
 def dashboard():
-    return _page("dashboard.html", job_id="")
+    return _page("dashboard.html", job_id="", output_formats=",".join(EXTENSIONS))
 
 
 @bp.get("/dashboard/jobs/<job_id>")
 def dashboard_job(job_id: str):
-    return _page("dashboard.html", job_id=job_id)
+    return _page("dashboard.html", job_id=job_id, output_formats=",".join(EXTENSIONS))

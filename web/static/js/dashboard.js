@@ -10,6 +10,7 @@
   const STAGES = ["rasterise", "orientation", "detection", "recognition", "total"];
   const $ = (id) => document.getElementById(id);
   const root = $("dash");
+  const OUTPUT_FORMATS = root.dataset.outputFormats.split(","); // the server's table (core/formats.py)
 
   const state = {
     jobId: root.dataset.jobId || null,
@@ -381,7 +382,7 @@
   }
 
   function rerunForm(job) {
-    const outputs = ["json", "txt", "hocr", "pdf"].map((o) => el("label", { class: "field-check" },
+    const outputs = OUTPUT_FORMATS.map((o) => el("label", { class: "field-check" },
       el("input", { type: "checkbox", name: "outputs", value: o, checked: job.outputs.includes(o) }), el("span", { text: o })));
     const form = el("form", { id: "rerun-form", class: "rerun-form", hidden: true, dataset: { job: job.job_id }, onsubmit: (ev) => { ev.preventDefault(); act("rerun", job, ev.target); } },
       el("label", { class: "field" }, el("span", { text: t("upload.lang") }),
