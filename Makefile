@@ -9,7 +9,7 @@ STAMP := $(VENV)/.setup-stamp
 
 export VENV PYTHON
 
-.PHONY: help setup lock run test test-trained lint format bench loadtest chaos screenshots clean
+.PHONY: help setup lock run test test-trained lint format bench loadtest chaos cluster-test screenshots clean
 
 help:
 	@echo "make setup        virtualenv, Python and Debian dependencies (idempotent)"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench        accuracy/speed benchmark (python -m bench)"
 	@echo "make loadtest     200 jobs by 20 clients against its own API + 2 workers"
 	@echo "make chaos        the load test while workers, Redis and PostgreSQL are killed (own servers)"
+	@echo "make cluster-test the platform across hosts (network namespaces), a worker host killed mid-run"
 	@echo "make screenshots  screenshots of the web pages into docs/screenshots/"
 	@echo "make clean        remove caches and var/ (jobs, keys, local servers' files)"
 
@@ -61,6 +62,10 @@ loadtest: setup
 
 chaos: setup
 	scripts/chaos.sh
+
+# Hosts are network namespaces on a private bridge (root needed; else loopback addresses).
+cluster-test: setup
+	scripts/cluster_test.sh
 
 # The web pages' screenshots; the module is provided with the web pages (issue 5).
 screenshots: setup

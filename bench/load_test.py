@@ -116,14 +116,19 @@ def require_loopback(url: str) -> None:
         raise SystemExit(f"load_test: refusing {url}: the load test only targets loopback addresses")
 
 
-def run_client(client: OcrClient, mine: list[Tracked], tag: str, deadline: float, poll: float) -> None:
-    """One client: submit its jobs, then poll them until they end or the deadline passes."""
+def submit_jobs(client: OcrClient, mine: list[Tracked], tag: str) -> None:
+    """Submit each job once; its client_request_token makes the client's retries answer the same job."""
     for job in mine:
         job.submitted_at = time.monotonic()
         try:
             job.job_id = client.submit([(job.name, job.content)], client_request_token=job.token, job_tag=tag).job_id
         except ApiError as exc:
             job.error = f"submit: {exc}"
+
+
+def run_client(client: OcrClient, mine: list[Tracked], tag: str, deadline: float, poll: float) -> None:
+    """One client: submit its jobs, then poll them until they end or the deadline passes."""
+    submit_jobs(client, mine, tag)
     pending = [j for j in mine if j.job_id]
     while pending and time.monotonic() < deadline:
         for job in list(pending):
