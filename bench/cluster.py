@@ -25,6 +25,7 @@ visibility timeout (acks_late). Exit status 1 when a job did not succeed or anyt
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import json
 import os
@@ -72,7 +73,8 @@ class Host:
         if self.netns:
             out = subprocess.run(["ip", "netns", "pids", self.netns], capture_output=True, text=True, check=True).stdout
             return [int(p) for p in out.split()]
-        return [p.proc.pid for p in self.procs if p.proc is not None and p.proc.poll() is None]
+        groups = {p.proc.pid for p in self.procs if p.proc is not None}  # each was started as its own group
+        return [pid for pid, pgrp in live_processes() if pgrp in groups]
 
     def unplug(self) -> None:
         """Take the host's link down: its connections end without a FIN or RST reaching the other hosts."""
@@ -89,17 +91,27 @@ class Host:
                 break
             for pid in pids:
                 killed[pid] = process_name(pid)
-                try:
-                    if self.netns:
-                        os.kill(pid, signal.SIGKILL)
-                    else:
-                        os.killpg(pid, signal.SIGKILL)  # fallback: each was started as its own group
-                except ProcessLookupError:
-                    pass
+                with contextlib.suppress(ProcessLookupError):  # it ended by itself meanwhile
+                    os.kill(pid, signal.SIGKILL)
             time.sleep(0.1)
         for proc in self.procs:
             proc.proc.wait(timeout=30)  # reap what we started, so it is gone and not a zombie
         return [f"{pid} {name}" for pid, name in sorted(killed.items())]
+
+
+def live_processes() -> list[tuple[int, int]]:
+    """(pid, process group) of every process that is not a zombie."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()  # after "pid (comm)"
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            found.append((int(entry.name), int(fields[2])))
+    return found
 
 
 def process_name(pid: int) -> str:
@@ -261,6 +273,24 @@ def main(argv: list[str] | None = None) -> int:
                 proc.stop()
 
 
+def sweep_lock_story(logs: dict[str, str], victim: str, killed_wall: datetime) -> str:
+    """Who held the reconciler's lock when the victim died, and whether a live worker took it over."""
+    taken = sorted(
+        (datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").astimezone(), host)  # celery logs local time
+        for host, text in logs.items()
+        for m in re.finditer(r"^\[(\S+ \S+): \w+/[^\]]*\] Reconciler: process \d+ holds the sweep lock", text, re.M)
+    )
+    before = [host for at, host in taken if at <= killed_wall]
+    after = [(at, host) for at, host in taken if at > killed_wall]
+    if not before:
+        return "nobody held it yet"
+    if before[-1] != victim:
+        return f"{before[-1]} held it, and sweeps on"
+    if after:
+        return f"{victim} held it; {after[0][1]} took it {(after[0][0] - killed_wall).total_seconds():.1f} s after the loss"
+    return f"{victim} held it; nobody took it over before the end (its PostgreSQL session outlives the host)"
+
+
 def verdict(client, jobs, pages_total, topo, nodes, victim, in_hand, killed_wall, killed, left, marks, run_dir, fault) -> bool:
     problems: list[str] = []
     bad_jobs: set[str] = set()
@@ -312,10 +342,8 @@ def verdict(client, jobs, pages_total, topo, nodes, victim, in_hand, killed_wall
         problems.append(f"the page {victim.name} held is credited to the dead {victim.name}")
     if left:
         problems.append(f"{len(left)} processes still on {victim.name} after the kill")
-    resent = sum(
-        len(re.findall(r"Reconciler: worker\.tasks\.run_page\(\d+\) was missing; sent again", (run_dir / f"{n}.log").read_text(errors="replace")))
-        for n in nodes
-    )  # fmt: skip
+    logs = {n: (run_dir / f"{n}.log").read_text(errors="replace") for n in nodes}
+    resent = sum(len(re.findall(r"Reconciler: worker\.tasks\.run_page\(\d+\) was missing; sent again", t)) for t in logs.values())
 
     print()
     print(f"make cluster-test: {len(jobs)} jobs ({pages_total} pages) on {len(topo['hosts'])} hosts ({topo['mode']}), "
@@ -334,6 +362,7 @@ def verdict(client, jobs, pages_total, topo, nodes, victim, in_hand, killed_wall
             f"attempt {recovered[0]['attempts']}" if recovered else ": not read again")),
         ("pages read more than once (attempts > 1)", retried),
         ("pages the reconciler sent again (worker logs)", resent),
+        ("the reconciler's sweep lock (worker logs)", sweep_lock_story(logs, victim.name, killed_wall)),
         (f"objects in s3://{bucket}/{prefix}", len(stored)),
         ("jobs checked: succeeded, pages once, images and outputs in S3", f"{len(jobs) - len(bad_jobs)} of {len(jobs)}"),
     ]  # fmt: skip

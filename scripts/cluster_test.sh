@@ -50,15 +50,6 @@ declare -A ADDR NS
 MODE=""
 T0=$SECONDS
 
-# The host system's PostgreSQL and Redis are not ours to touch; a second cluster run would fight
-# over var/cluster: one at a time.
-mkdir -p "$VAR_DIR"
-exec 9>"$VAR_DIR/cluster.lock"
-if ! flock -n 9; then
-    say "Another cluster test is running (it holds $VAR_DIR/cluster.lock)."
-    exit 1
-fi
-
 in_host() { # host command... -> runs the command on that host
     local host=$1
     shift
@@ -191,6 +182,7 @@ tear_down() {
         [[ -s "$RUN_DIR/moto.pid" ]] && kill -TERM "$(cat "$RUN_DIR/moto.pid")" 2>/dev/null
         rm -f "$RUN_DIR/moto.pid"
     fi
+    rm -f "$VAR_DIR/cluster.pid"
     say "Hosts removed ($((SECONDS - T0)) s since the start)"
 }
 
@@ -262,6 +254,19 @@ check_loopback_ports() {
 }
 
 # --- the run --------------------------------------------------------------------------------------
+# One run at a time: a second would fight over var/cluster. The pid file, not a lock held for the
+# whole run, since every server and worker would inherit the lock's descriptor and an aborted run's
+# orphans would then keep it; the flock only makes check-and-claim atomic.
+mkdir -p "$VAR_DIR"
+exec 9>"$VAR_DIR/cluster.lock"
+flock 9
+OTHER="$(cat "$VAR_DIR/cluster.pid" 2>/dev/null || true)"
+if [[ -n "$OTHER" && "$OTHER" != "$ID" ]] && owner_alive "$OTHER"; then
+    say "Another cluster test is running (pid $OTHER, in $VAR_DIR/cluster.pid)."
+    exit 1
+fi
+echo "$ID" >"$VAR_DIR/cluster.pid"
+exec 9>&-
 remove_leftovers
 rm -rf "$RUN_DIR"
 mkdir -p "$RUN_DIR"
@@ -332,9 +337,21 @@ export GUNICORN_EXTRA="${GUNICORN_EXTRA[*]}"
 } >"$RUN_DIR/topology.json"
 
 say "Ready after $((SECONDS - T0)) s; the driver runs on the client host (logs in $RUN_DIR)"
+# In the background with `wait`, so that a TERM or Ctrl-C is acted on at once: the trap passes it
+# on to the driver, which stops the API and workers it started, and then the hosts go.
+stop_driver() {
+    kill -TERM "$DRIVER" 2>/dev/null || true
+    wait "$DRIVER" 2>/dev/null || true
+}
+driver=("$BIN/python" -m bench.cluster --topology "$RUN_DIR/topology.json" --api-key "$KEY"
+    --run-dir "$RUN_DIR" --jobs "$JOBS" --fault "${CLUSTER_FAULT:-kill}")
+[[ "$MODE" == netns ]] && driver=(ip netns exec "${NS[client]}" "${driver[@]}")
+"${driver[@]}" & # not through in_host: $! must be the driver itself (ip netns exec execs), not a subshell
+DRIVER=$!
+trap 'stop_driver; exit 130' INT
+trap 'stop_driver; exit 143' TERM
 set +e
-in_host client "$BIN/python" -m bench.cluster --topology "$RUN_DIR/topology.json" --api-key "$KEY" \
-    --run-dir "$RUN_DIR" --jobs "$JOBS" --fault "${CLUSTER_FAULT:-kill}"
+wait "$DRIVER"
 status=$?
 set -e
 say "make cluster-test: $([[ $status == 0 ]] && echo passed || echo "FAILED (status $status)") in $((SECONDS - T0)) s"
