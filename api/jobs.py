@@ -40,10 +40,13 @@ def load_job(job_id: str, caller: Caller) -> Job:
 
 def accepted(job: Job, created: bool, status: int = 202) -> Response:
     """202 with each file's outcome: ``accepted`` [{index, filename}] and ``rejected`` [{index, filename, code, message}]."""
-    with services().db.session() as s:
-        files = s.execute(
-            select(JobFile.position, JobFile.filename).where(JobFile.job_id == job.id).order_by(JobFile.position)
-        ).all()
+    if created:  # api/submission.py made it with its files loaded: no query
+        files = sorted((f.position, f.filename) for f in job.files)
+    else:
+        with services().db.session() as s:
+            files = s.execute(
+                select(JobFile.position, JobFile.filename).where(JobFile.job_id == job.id).order_by(JobFile.position)
+            ).all()
     response = jsonify(
         {
             "job_id": job.id,

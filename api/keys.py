@@ -70,4 +70,6 @@ def revoke(key_id: int):
             raise NotFound(f"No key {key_id}.")
         if record.revoked_at is None:
             record.revoked_at = utcnow()
+        key_hash = record.key_hash
+    services().key_cache.forget(key_hash)  # other API processes trust it for key_cache_seconds more
     return Response(status=204)

@@ -10,6 +10,7 @@ import redis
 from celery import Celery
 from flask import current_app
 
+from api.key_cache import KeyCache
 from core.settings import Settings
 from db.session import Database, get_database
 from storage import Storage, open_storage
@@ -25,9 +26,11 @@ class Services:
     # Synchronous requests (/api/ocr, POST /v1/index) hold a thread while their job runs; this bounds how
     # many may, so the rest of the threads stay free for everything else (/healthz above all).
     sync_slots: threading.BoundedSemaphore = field(init=False)
+    key_cache: KeyCache = field(init=False)  # API keys recently looked up (api/auth.py)
 
     def __post_init__(self) -> None:
         self.sync_slots = threading.BoundedSemaphore(max(1, self.settings.max_sync_waits))
+        self.key_cache = KeyCache(self.settings.key_cache_seconds)
 
     @functools.cached_property
     def redis(self) -> redis.Redis:

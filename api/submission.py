@@ -1,14 +1,18 @@
 """Accepting a job: check the uploads and options, count and store the bytes, record the job, enqueue split_job.
 
-Everything that can be checked is checked before anything is written. Then
-the uploads' reference counts go up (db/blobs.py) and only then are the bytes
-stored (content-addressed, so a repeat costs nothing): a delete of another job
-with the same upload at that moment either finished before (and the bytes are
-stored again) or sees this reference and keeps them. Then the job and its
-files are inserted in one transaction, so a job in the database always has
-its uploads. Then split_job is sent. If storage, the database or the broker
-cannot take their part the job is withdrawn and the client gets 503: nothing
-is half-accepted.
+Everything that can be checked is checked before anything is written. Then one
+transaction inserts the job's row unless its client_request_token names a job
+already (then that job is the answer), checks the page quota, counts the
+uploads (db/blobs.py: their rows stay locked until it commits), stores the bytes
+(content-addressed, so a repeat costs nothing) and inserts the job's files:
+a delete of another job with the same upload at that moment either finished
+before (and the bytes are stored again) or waits for this transaction and then
+sees its reference and keeps them. A job in the database always has its uploads.
+Then split_job is sent. If storage, the database or the broker cannot take their
+part the job is withdrawn and the client gets 503: nothing is half-accepted.
+
+One transaction rather than one per step: a submit is one commit (one WAL flush) and
+a few round trips to the database, which is most of what accepting a job costs.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from api.auth import Caller
@@ -36,7 +41,7 @@ from core.errors import (
 from core.formats import DEFAULT_OUTPUTS
 from core.outbound import Allowlist, check_target
 from db.blobs import add_references, drop_references
-from db.models import Job, JobFile, JobStatus
+from db.models import ApiKey, Job, JobFile, JobStatus, new_job_id
 from pipeline.loader import sniff_format
 from storage import input_key
 from worker.queueing import SPLIT_JOB, enqueue
@@ -147,8 +152,12 @@ def parse_options(form: MultiDict) -> JobOptions:
     )
 
 
-def check_quota(caller: Caller) -> None:
-    if caller.quota_pages is not None and caller.pages_used >= caller.quota_pages:
+def check_quota(session: Session, caller: Caller) -> None:
+    """Against the key's count in the database: ``caller`` may have been cached (api/auth.py)."""
+    if caller.quota_pages is None:
+        return
+    used = session.scalar(select(ApiKey.pages_used).where(ApiKey.id == caller.id))
+    if used is not None and used >= caller.quota_pages:
         raise QuotaExceeded(f"This key has used its quota of {caller.quota_pages} pages.")
 
 
@@ -166,33 +175,19 @@ def submit(
 
     ``rejected`` are the request's files refused at upload: recorded on the job, so its status tells
     the client about them later too, and so the job ends partial_success however well the rest goes.
+    A created job is returned as recorded, with its files, not loaded again from the database.
     """
-    existing = find_by_token(svc, caller, options.client_request_token)
-    if existing is not None:
-        return existing, False
-    check_quota(caller)
-    if options.callback_url is not None:
-        check_callback(svc, options.callback_url)
-
-    hashes = [upload.sha256 for upload in uploads]
-    # Counted before they are stored: from here on a delete of another job with the same bytes keeps them.
-    with svc.db.session() as s:
-        add_references(s, hashes)
-    try:
-        for upload in uploads:
-            svc.storage.put_if_absent(input_key(upload.sha256), upload.data)
+    for _attempt in range(2):
         job = _record(svc, caller, uploads, options, rejected)
-    except IntegrityError:
-        _release(svc, hashes)
-        # The same token raced in from a parallel request: that one's job is the answer.
+        if job is not None:
+            break
+        # The token names a job already (perhaps one a parallel request has just committed).
         existing = find_by_token(svc, caller, options.client_request_token)
-        if existing is None:
-            raise
-        return existing, False
-    except BaseException:
-        _release(svc, hashes)
-        raise
-
+        if existing is not None:
+            return existing, False
+        # ... which was deleted in between: the token is free again.
+    else:
+        raise AssertionError("a client_request_token conflicted twice with a job that is gone")
     try:
         enqueue(svc.celery, SPLIT_JOB, job.id)
     except QueueUnavailable as exc:
@@ -202,45 +197,90 @@ def submit(
     return job, True
 
 
-def _record(svc: Services, caller: Caller, uploads: list[Upload], options: JobOptions, rejected: Sequence[Rejection]) -> Job:
-    """The job and its files, in one transaction; their uploads are already counted and stored."""
-    with svc.db.session() as s:
-        job = Job(
-            api_key_id=caller.id,
-            status=JobStatus.QUEUED,
-            lang=options.lang,
-            page_spec=options.page_spec,
-            detect_orientation=options.detect_orientation,
-            pdf_text=options.pdf_text,
-            outputs=",".join(options.outputs),
-            client_request_token=options.client_request_token,
-            job_tag=options.job_tag,
-            callback_url=options.callback_url,
-            rejected_files=[r.as_dict() for r in rejected] or None,
-        )
-        s.add(job)
-        s.flush()
-        for upload in uploads:
-            s.add(
-                JobFile(
-                    job_id=job.id,
-                    position=upload.index,  # its place in the request, shared with rejected files
-                    filename=upload.filename,
-                    sha256=upload.sha256,
-                    size_bytes=len(upload.data),
-                )
-            )
-    return job
+def _record(
+    svc: Services, caller: Caller, uploads: list[Upload], options: JobOptions, rejected: Sequence[Rejection]
+) -> Job | None:
+    """The job and its files in one transaction, with its uploads counted and stored.
 
-
-def _release(svc: Services, hashes: list[str]) -> None:
-    """Give back the references of a job that was not recorded (the uploads go if nobody else has them)."""
+    The job's row goes in first, ``ON CONFLICT DO NOTHING`` on its key and token: a token already
+    used (or being used by a parallel request, which it then waits for) inserts nothing and this
+    returns None, so a replay costs one statement. Core statements rather than the ORM's
+    unit of work: the same rows, a fraction of the CPU per submit.
+    """
+    job_id = new_job_id()
+    row = {
+        "id": job_id,
+        "api_key_id": caller.id,
+        "status": JobStatus.QUEUED,
+        "lang": options.lang,
+        "page_spec": options.page_spec,
+        "detect_orientation": options.detect_orientation,
+        "pdf_text": options.pdf_text,
+        "outputs": ",".join(options.outputs),
+        "client_request_token": options.client_request_token,
+        "job_tag": options.job_tag,
+        "callback_url": options.callback_url,
+        "rejected_files": [r.as_dict() for r in rejected] or None,
+    }
+    files = [
+        {
+            "job_id": job_id,
+            "position": upload.index,  # its place in the request, shared with rejected files
+            "filename": upload.filename,
+            "sha256": upload.sha256,
+            "size_bytes": len(upload.data),
+        }
+        for upload in uploads
+    ]
+    written: list[str] = []  # uploads this request stored (not there before)
     try:
         with svc.db.session() as s:
+            if s.execute(_insert_job(s), row).scalar() is None:
+                return None
+            check_quota(s, caller)
+            if options.callback_url is not None:
+                check_callback(svc, options.callback_url)
+            # Counted before they are stored, their rows locked until the commit: a delete of another
+            # job with the same bytes waits for it, then sees this job's reference and keeps them.
+            add_references(s, [upload.sha256 for upload in uploads])
+            for upload in uploads:
+                if svc.storage.put_if_absent(input_key(upload.sha256), upload.data):
+                    written.append(upload.sha256)
+            s.execute(insert(JobFile.__table__), files)
+    except BaseException:
+        _remove_unused(svc, written)
+        raise
+    return Job(**row, files=[JobFile(**f) for f in files])
+
+
+_INSERT_JOB = {
+    dialect: insert_for_dialect(Job.__table__)
+    .on_conflict_do_nothing(index_elements=["api_key_id", "client_request_token"])
+    .returning(Job.__table__.c.id)
+    for dialect, insert_for_dialect in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
+def _insert_job(session: Session):
+    return _INSERT_JOB[session.get_bind().dialect.name]
+
+
+def _remove_unused(svc: Services, hashes: list[str]) -> None:
+    """Remove uploads this request stored for a job that was not recorded, unless a job uses them.
+
+    Counting each one up and down again in one transaction takes its row's lock: a parallel
+    submit of the same bytes has either committed its reference (the count stays above zero and
+    the bytes stay) or waits for this and then stores them again.
+    """
+    if not hashes:
+        return
+    try:
+        with svc.db.session() as s:
+            add_references(s, hashes)
             drop_references(s, hashes, lambda sha256: svc.storage.delete(input_key(sha256)))
     except Exception:
-        # A leaked reference keeps an upload longer than needed; that is safe, a lost one would not be.
-        log.exception("Could not give back the upload references %s", hashes)
+        # A leftover upload takes room until a job with the same bytes is deleted; that is safe, a lost one would not be.
+        log.exception("Could not remove the unused uploads %s", hashes)
 
 
 def check_callback(svc: Services, url: str) -> None:

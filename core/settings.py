@@ -57,6 +57,11 @@ class Settings:
     max_page_attempts: int
     api_host: str
     api_port: int
+    # gunicorn (api/gunicorn_conf.py): processes (0: two per core) and threads in each
+    api_workers: int = 0
+    api_threads: int = 8
+    # seconds a process trusts an API key it has looked up (api/auth.py); 0 looks every request up
+    key_cache_seconds: float = 2.0
     # platform (job service); defaults so code that builds Settings by hand keeps working
     broker_visibility_timeout: int = 240  # seconds; must stay above page_hard_time_limit
     broker_key_prefix: str = ""  # prefixes every Redis key (lets test runs share one Redis)
@@ -105,6 +110,9 @@ class Settings:
             max_page_attempts=_int("OCR_MAX_PAGE_ATTEMPTS", 3),
             api_host=_str("OCR_API_HOST", "127.0.0.1"),
             api_port=_int("OCR_API_PORT", 8000),
+            api_workers=_int("OCR_API_WORKERS", 0),
+            api_threads=_int("OCR_API_THREADS", 8),
+            key_cache_seconds=_float("OCR_KEY_CACHE_SECONDS", 2.0),
             broker_visibility_timeout=_int("OCR_BROKER_VISIBILITY_TIMEOUT", hard_limit + 60),
             broker_key_prefix=_str("OCR_BROKER_KEY_PREFIX", ""),
             max_files_per_job=_int("OCR_MAX_FILES_PER_JOB", 100),

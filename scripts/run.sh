@@ -4,7 +4,7 @@
 #
 #   OCR_API_HOST / OCR_API_PORT    where the API listens (127.0.0.1:8000)
 #   OCR_WORKER_CONCURRENCY         worker processes (2)
-#   OCR_API_WORKERS                gunicorn worker processes (2)
+#   OCR_API_WORKERS, OCR_API_THREADS   gunicorn processes and threads (api/gunicorn_conf.py)
 #   OCR_DATABASE_URL, OCR_BROKER_URL, OCR_DATA_DIR, ...   see README "Configuration"
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,8 +83,8 @@ PIDS+=($!)
 
 say "Starting the API on $URL (log also in $LOG_DIR/api.log)"
 gunicorn_extra_args "$BIN"
-setsid "$BIN/gunicorn" "${GUNICORN_EXTRA[@]}" --bind "$HOST:$PORT" --workers "${OCR_API_WORKERS:-2}" --threads 4 \
-    --timeout 120 --access-logfile - 'api.app:create_app()' \
+# Its processes, threads and worker class are in api/gunicorn_conf.py, which the benchmarks use too.
+setsid "$BIN/gunicorn" "${GUNICORN_EXTRA[@]}" -c python:api.gunicorn_conf --bind "$HOST:$PORT" 'api.app:create_app()' \
     > >(trap "" INT; exec tee -a "$LOG_DIR/api.log") 2>&1 &
 PIDS+=($!)
 

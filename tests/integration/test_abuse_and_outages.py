@@ -301,13 +301,13 @@ def _free_port() -> int:
 
 
 def test_synchronous_waits_are_capped_and_healthz_still_answers(platform, alice):
-    """gunicorn as `make run` runs it (4 threads a process): 6 slow /api/ocr requests at once, of
-    which 2 wait (OCR_MAX_SYNC_WAITS) and the others are told 429 to come back; /healthz answers at once."""
+    """gunicorn as `make run` runs it (api/gunicorn_conf.py), one process: 6 slow /api/ocr requests at
+    once, of which 2 wait (OCR_MAX_SYNC_WAITS) and the others are told 429 to come back; /healthz answers at once."""
     port = _free_port()
-    env = {**platform.env, "OCR_MAX_SYNC_WAITS": "2"}
+    env = {**platform.env, "OCR_MAX_SYNC_WAITS": "2", "OCR_API_WORKERS": "1"}
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     server = subprocess.Popen(
-        [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4", "--timeout", "300",
+        [gunicorn, "-c", "python:api.gunicorn_conf", "--bind", f"127.0.0.1:{port}", "--timeout", "300",
          "api.app:create_app()"],
         cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
