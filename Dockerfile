@@ -25,6 +25,10 @@ COPY . .
 RUN pip install --no-deps -e . \
     && useradd --system --home-dir /app ocr \
     && mkdir -p /data && chown ocr /data
+# The ONNX graphs the workers run on the CPU (OCR_RUNTIME=auto), exported from models/ now, named by
+# the weights' hash (pipeline/onnx_models.py): a worker starts without importing torch.
+ENV OCR_MODEL_CACHE=/app/var/model-cache
+RUN python -m pipeline.export_onnx
 
 USER ocr
 ENV OCR_DATA_DIR=/data \

@@ -9,10 +9,11 @@ STAMP := $(VENV)/.setup-stamp
 
 export VENV PYTHON
 
-.PHONY: help setup lock run test test-trained lint format bench loadtest chaos cluster-test screenshots clean
+.PHONY: help setup onnx lock run test test-trained lint format bench loadtest chaos cluster-test screenshots clean
 
 help:
 	@echo "make setup        virtualenv, Python and Debian dependencies (idempotent)"
+	@echo "make onnx         ONNX graphs of the models in models/ for the CPU runtime (make setup runs it)"
 	@echo "make lock         requirements.lock from pyproject.toml (UPGRADE=\"pkg ...\" or UPGRADE=1 moves pins)"
 	@echo "make run          migrate, start Redis if needed, run API + worker on http://127.0.0.1:8000"
 	@echo "make test         start Redis/PostgreSQL if needed and run the tests"
@@ -30,7 +31,15 @@ $(STAMP): pyproject.toml requirements.lock scripts/setup.sh scripts/install_syst
 	scripts/setup.sh
 	@touch $@
 
+# The ONNX graphs are exported from the weights in models/ into var/model-cache, named by their hash
+# (pipeline/onnx_models.py): every setup checks them, since training replaces the weights without
+# touching the stamp's prerequisites. Up to date, that is a hash of each file; not fatal, as
+# `ocr run` and the workers export a missing graph on first use.
 setup: $(STAMP)
+	-@$(PY) -m pipeline.export_onnx
+
+onnx: $(STAMP)
+	$(PY) -m pipeline.export_onnx
 
 # requirements.lock from pyproject.toml, keeping the pins it has; UPGRADE="pkg ..." (or UPGRADE=1,
 # everything) lets those move to the newest releases. Then `make test`.

@@ -94,9 +94,10 @@ class OursEngine:
         return int(angle)
 
     def describe(self) -> str:
-        from pipeline.models import resolve_device
+        from pipeline.pipeline import runtime_and_device
 
-        return f"this project's pipeline on {resolve_device(self.device)}"
+        runtime, device = runtime_and_device(self.device, None)
+        return f"this project's pipeline on {device} ({'ONNX Runtime' if runtime == 'onnx' else 'PyTorch'})"
 
 
 class TesseractEngine:

@@ -86,6 +86,12 @@ class Settings:
     max_sync_waits: int = 2  # waiting /api/ocr + POST /v1/index per API process, below its threads; more get 429
     metrics_public: bool = False  # let /metrics answer without an admin key (a scraper inside a private network)
     max_decoded_bytes: int = 1024 * 1024 * 1024  # memory one decoded page may take while it is read and converted
+    # pipeline runtime (pipeline/runtime.py): auto = ONNX Runtime on the CPU, torch on a GPU; torch_threads
+    # is the threads per process of either runtime
+    runtime: str = "auto"  # auto | torch | onnx
+    # ONNX graphs exported from models/ (pipeline/onnx_models.py). Not under OCR_DATA_DIR: they are named
+    # by content, so every data directory (each test run has its own) shares them.
+    model_cache_dir: Path = REPO_ROOT / "var" / "model-cache"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -134,6 +140,8 @@ class Settings:
             max_sync_waits=_int("OCR_MAX_SYNC_WAITS", 2),
             metrics_public=_bool("OCR_METRICS_PUBLIC", False),
             max_decoded_bytes=_int("OCR_MAX_DECODED_BYTES", 1024 * 1024 * 1024),
+            runtime=_str("OCR_RUNTIME", "auto"),
+            model_cache_dir=Path(_str("OCR_MODEL_CACHE", str(REPO_ROOT / "var" / "model-cache"))),
         )
 
 

@@ -1,7 +1,8 @@
 """``ocr``: read one image or PDF with the local pipeline and print the result.
 
     ocr run FILE [--lang zh|en|mix] [--format json|txt|hocr|pdf] [--pages 1-3]
-                 [--dpi 200] [--no-orientation] [--device auto|cpu|cuda] [-o DIR]
+                 [--dpi 200] [--no-orientation] [--device auto|cpu|cuda]
+                 [--runtime auto|torch|onnx] [-o DIR]
 
 The chosen format goes to stdout. With ``-o DIR`` the command also writes
 ``<stem>.txt``, ``<stem>.json``, the chosen format's file and, per page,
@@ -10,7 +11,8 @@ The chosen format goes to stdout. With ``-o DIR`` the command also writes
 Errors are one line on stderr: ``ocr: error: <code>: <message>`` and exit
 status 2 for anything the user can fix; 1 for an unexpected failure (``--debug``
 prints its traceback). The engine (and so torch) is imported only when a page
-is actually read, so ``ocr --help`` and bad input are answered at once.
+is actually read, so ``ocr --help`` and bad input are answered at once; on the
+ONNX runtime (the default on a CPU) torch is not imported at all.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dpi", type=int, metavar="N", help="PDF rendering resolution (default: OCR_PDF_DPI, 200)")
     run.add_argument("--no-orientation", action="store_true", help="assume pages are upright (skip the 0/90/180/270 classifier)")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where the networks run (default: OCR_DEVICE)")
+    run.add_argument(
+        "--runtime",
+        choices=("auto", "torch", "onnx"),
+        help="what runs the networks; auto: ONNX Runtime on the CPU, torch on a GPU (default: OCR_RUNTIME)",
+    )
     run.add_argument(
         "-o", "--output", metavar="DIR", type=Path, help="also write text, JSON, the format's file and detection pictures here"
     )
@@ -88,7 +95,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     from pipeline.pipeline import get_pipeline
 
-    engine = get_pipeline(args.lang, device=args.device)
+    engine = get_pipeline(args.lang, device=args.device, runtime=args.runtime)
     doc = _read_pages(engine, itertools.chain([first], pages), args, out_dir, stem)
     rendered = _render(doc, data, args.format)
     if out_dir is not None:

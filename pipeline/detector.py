@@ -9,15 +9,15 @@ constructor with side refinement, and NMS among lines.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from core.errors import ModelError
 from pipeline.ctpn.anchors import decode_vertical, make_anchors
 from pipeline.ctpn.nms import column_nms, polygon_nms
 from pipeline.ctpn.textline import DetectedLine, build_lines
-from pipeline.nets.common import to_input
-from pipeline.nets.ctpn import STRIDE, CtpnNet
+from pipeline.nets.spec import CTPN_STRIDE as STRIDE
+from pipeline.nets.spec import input_array
 from pipeline.preprocess import background_level, pad_to_multiple
+from pipeline.runtime import as_network
 
 TEXT = 1  # index of the "text" class in the network's score pair
 
@@ -37,12 +37,16 @@ def decode_outputs(
 
 
 class CtpnDetector:
-    """Stage: grey working image (uint8, H x W) -> list of DetectedLine, top to bottom."""
+    """Stage: grey working image (uint8, H x W) -> list of DetectedLine, top to bottom.
+
+    ``net`` is a CtpnNet (or any module with its outputs) on ``device``, or an
+    OnnxNetwork exported from one (pipeline.runtime).
+    """
 
     def __init__(
         self,
-        net: CtpnNet,
-        device: torch.device | str = "cpu",
+        net,
+        device="cpu",
         *,
         score_threshold: float = 0.7,
         proposal_nms: float = 0.2,
@@ -56,7 +60,8 @@ class CtpnDetector:
         fill_threshold: float | None = None,
     ):
         self.net = net
-        self.device = torch.device(device)
+        self.device = device
+        self.network = as_network(net, device)
         self.score_threshold = score_threshold
         # proposals between fill_threshold and score_threshold may only fill gaps inside lines
         self.fill_threshold = fill_threshold
@@ -73,7 +78,7 @@ class CtpnDetector:
         self.side_refinement = side_refinement
 
     @classmethod
-    def from_card(cls, net: CtpnNet, card: dict, device: torch.device | str = "cpu") -> CtpnDetector:
+    def from_card(cls, net, card: dict, device="cpu") -> CtpnDetector:
         """The detector with the post-processing settings its model card ships (chosen in validation)."""
         options = card.get("postprocess", {})
         known = {"score_threshold", "proposal_nms", "max_gap", "min_overlap", "line_nms", "strong_score", "fill_threshold"}
@@ -83,9 +88,8 @@ class CtpnDetector:
 
     def forward(self, working: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Network outputs for one image as numpy: score (h, w, K, 2), vertical (h, w, K, 2), side (h, w, K)."""
-        with torch.inference_mode():
-            score, vertical, side = self.net(to_input(working).to(self.device))
-            return tuple(t[0].float().cpu().numpy() for t in (score, vertical, side))
+        score, vertical, side = self.network(input_array(working))
+        return score[0], vertical[0], side[0]
 
     def postprocess(
         self, score: np.ndarray, vertical: np.ndarray, side: np.ndarray | None, image_size: tuple[int, int]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipeline.nets.crnn import HEIGHT, STRIDE
+from pipeline.nets.spec import CRNN_HEIGHT as HEIGHT
+from pipeline.nets.spec import CRNN_STRIDE as STRIDE
 
 MAX_WIDTH = 4096  # longer lines are squeezed; a 4096-px line at height 32 is ~120 CJK characters
 MIN_WIDTH = 4 * STRIDE

@@ -16,10 +16,12 @@ from torch import nn
 
 from core.errors import InvalidOption, ModelError
 from core.settings import get_settings
+from pipeline.cards import card_charset, card_config
 from pipeline.charset import Charset
 from pipeline.nets.crnn import CrnnConfig, CrnnNet
 from pipeline.nets.ctpn import CtpnConfig, CtpnNet
 from pipeline.nets.orientation import OrientationConfig, OrientationNet
+from pipeline.runtime import inference_threads
 from pipeline.weights import load_weights, read_card
 
 ARCHITECTURES = {
@@ -57,42 +59,10 @@ def resolve_device(requested: str | None = None) -> str:
 
 @functools.cache
 def configure_torch() -> None:
-    """Apply Settings.torch_threads once per process (0 leaves torch's default)."""
-    threads = get_settings().torch_threads
+    """Apply the process's inference threads once (Settings.torch_threads; 0 leaves torch's default)."""
+    threads = inference_threads()
     if threads > 0:
         torch.set_num_threads(threads)
-
-
-def _config(card: dict, card_path: Path):
-    arch = card.get("architecture")
-    if arch not in ARCHITECTURES:
-        raise ModelError(f"model card {card_path} names unknown architecture {arch!r}")
-    config_cls, _ = ARCHITECTURES[arch]
-    raw = card.get("config")
-    if not isinstance(raw, dict):
-        raise ModelError(f"model card {card_path} has no config object")
-    try:
-        return config_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
-    except TypeError as exc:
-        raise ModelError(f"model card {card_path}: config does not fit architecture {arch!r}: {exc}") from None
-
-
-def _charset(card: dict, card_path: Path, model_dir: Path, num_classes: int) -> Charset:
-    name = card.get("charset")
-    if not name:
-        raise ModelError(f"model card {card_path} names no charset file")
-    path = model_dir / name
-    if not path.is_file():
-        raise ModelError(f"charset file {path} named by {card_path} is missing")
-    try:
-        charset = Charset.load(path)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ModelError(f"charset file {path} cannot be read: {exc}") from None
-    if charset.num_classes != num_classes:
-        raise ModelError(
-            f"charset file {path} has {charset.num_classes} classes with the blank, but {card_path} says {num_classes}"
-        )
-    return charset
 
 
 def load_model(name: str, device: str, model_dir: Path) -> LoadedModel:
@@ -101,8 +71,8 @@ def load_model(name: str, device: str, model_dir: Path) -> LoadedModel:
     configure_torch()
     card_path = model_dir / f"{name}.json"
     card = read_card(model_dir, name)
-    cfg = _config(card, card_path)
-    charset = _charset(card, card_path, model_dir, cfg.num_classes) if card["architecture"] == "crnn" else None
+    cfg = card_config(card, card_path)
+    charset = card_charset(card, card_path, model_dir, cfg.num_classes) if card["architecture"] == "crnn" else None
     net = ARCHITECTURES[card["architecture"]][1](cfg)
     load_weights(net, model_dir, name, card)
     net.eval().requires_grad_(False)

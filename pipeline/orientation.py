@@ -12,11 +12,10 @@ Training imports ``page_patches`` so it sees exactly what inference sees.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from pipeline.nets.common import to_input
-from pipeline.nets.orientation import ANGLES, PATCH, OrientationNet
+from pipeline.nets.spec import ANGLES, PATCH, input_array
 from pipeline.preprocess import background_level, ink_mask, normalize_contrast, pad_to_multiple, resize_to, scaled_size
+from pipeline.runtime import as_network
 
 MAX_PATCHES = 12
 MIN_INK = 0.02  # a tile with less ink than this says nothing about orientation
@@ -70,20 +69,22 @@ class OrientationClassifier:
     the page back by it, and only when that reading is ``min_turn_ratio`` times
     as likely as the upright one and more likely than ``min_turn_confidence``. The confidence is the softmax of the mean
     per-patch log-probabilities; a page without usable patches returns
-    (0, 0.25), the uniform probability over the four classes.
+    (0, 0.25), the uniform probability over the four classes. ``net`` is an
+    OrientationNet (or any module with its logits) on ``device``, or an OnnxNetwork.
     """
 
     def __init__(
         self,
-        net: OrientationNet,
-        device: torch.device | str = "cpu",
+        net,
+        device="cpu",
         max_patches: int = MAX_PATCHES,
         views: tuple[int, ...] = (0, 2),
         min_turn_ratio: float = MIN_TURN_RATIO,
         min_turn_confidence: float = MIN_TURN_CONFIDENCE,
     ):
         self.net = net
-        self.device = torch.device(device)
+        self.device = device
+        self.network = as_network(net, device)
         self.max_patches = max_patches
         self.views = views  # quarter turns clockwise applied to each patch before classifying it
         self.min_turn_ratio = min_turn_ratio
@@ -98,13 +99,14 @@ class OrientationClassifier:
         """Patches (N, PATCH, PATCH) of one page -> the page's class probabilities (4,)."""
         n = len(patches)
         turned = np.concatenate([np.rot90(patches, k=-q, axes=(1, 2)) for q in self.views])  # (V*N, P, P)
-        with torch.inference_mode():
-            logits = self.net(to_input(np.ascontiguousarray(turned)).to(self.device))  # (V*N, 4)
-            log_probs = torch.log_softmax(logits.float(), dim=1)
-            # a patch turned by q quarters reads as class (c + q) % 4: roll each view back to the page's classes
-            aligned = torch.cat([log_probs[v * n : (v + 1) * n].roll(-q, dims=1) for v, q in enumerate(self.views)])
-            mean_log_prob = aligned.mean(dim=0)  # (4,)
-            return torch.softmax(mean_log_prob, dim=0).cpu().numpy().astype(np.float64)
+        logits = self.network(input_array(turned))[0].astype(np.float64)  # (V*N, 4)
+        top = logits.max(axis=1, keepdims=True)
+        log_probs = logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
+        # a patch turned by q quarters reads as class (c + q) % 4: roll each view back to the page's classes
+        aligned = np.concatenate([np.roll(log_probs[v * n : (v + 1) * n], -q, axis=1) for v, q in enumerate(self.views)])
+        mean_log_prob = aligned.mean(axis=0)  # (4,)
+        probs = np.exp(mean_log_prob - mean_log_prob.max())
+        return probs / probs.sum()
 
     def __call__(self, gray: np.ndarray) -> tuple[int, float]:
         probs = self.probabilities(gray)

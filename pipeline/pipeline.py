@@ -2,7 +2,8 @@
 
 ``Pipeline`` composes stage objects (any callables with the same interface, so
 tests can inject their own); ``get_pipeline`` builds the real one from the
-shipped models, once per process, language and device.
+shipped models, once per process, language, runtime and device. On the ONNX
+runtime (pipeline/runtime.py) nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import functools
 import time
 
 import numpy as np
-import torch
 from PIL import Image
 
 from core.errors import InputError, InvalidOption, ResourceExhausted
@@ -19,12 +19,12 @@ from core.settings import get_settings
 from pipeline.detector import CtpnDetector
 from pipeline.draw import draw_detections
 from pipeline.geometry import PageGeometry
-from pipeline.models import get_model, resolve_device
 from pipeline.orientation import OrientationClassifier
 from pipeline.preprocess import Preprocessor, TextScale
 from pipeline.reading_order import ReadingOrder
 from pipeline.recognizer import CrnnRecognizer, LineFrame, Recognition, line_frame, warp_line
 from pipeline.result import Block, Document, Line, Page, Word, bbox_of
+from pipeline.runtime import resolve_runtime
 from pipeline.words import place_words
 
 # The mixed recognizer reads English better than the English-only one, which has seen far
@@ -67,6 +67,15 @@ def to_gray(image: Image.Image | np.ndarray) -> np.ndarray:
     return np.clip(gray + 0.5, 0, 255).astype(np.uint8)
 
 
+def _out_of_memory(exc: Exception) -> bool:
+    """Whether a runtime ran out of memory: MemoryError, torch.cuda.OutOfMemoryError (told by name, so
+    that the ONNX path need not import torch), torch's CPU allocator and ONNX Runtime's arena by message."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    message = str(exc)
+    return "can't allocate memory" in message or "Failed to allocate memory" in message
+
+
 def _page_points(points: np.ndarray, geometry: PageGeometry) -> list[tuple[float, float]]:
     """Points clipped to the original page, rounded to a tenth of a pixel."""
     width, height = geometry.original_size
@@ -99,10 +108,8 @@ class Pipeline:
         (angle 0, confidence 1.0)."""
         try:
             return self._run_page(to_gray(image), page_number, detect_orientation)
-        except (MemoryError, torch.cuda.OutOfMemoryError) as exc:
-            raise ResourceExhausted(f"out of memory on page {page_number}: {exc}") from None
-        except RuntimeError as exc:
-            if "can't allocate memory" not in str(exc):  # torch's CPU allocator says so this way
+        except Exception as exc:
+            if not _out_of_memory(exc):
                 raise
             raise ResourceExhausted(f"out of memory on page {page_number}: {exc}") from None
 
@@ -202,14 +209,35 @@ class Pipeline:
         return draw_detections(image, page)
 
 
-def build_pipeline(lang: str = "mix", device: str | None = None) -> Pipeline:
-    """A new Pipeline on the shipped models (the networks themselves are shared per process)."""
+def runtime_and_device(device: str | None, runtime: str | None) -> tuple[str, str]:
+    """(runtime, device) the networks run on; the ONNX runtime is the CPU's."""
+    runtime = resolve_runtime(runtime, device)
+    if runtime == "onnx":
+        return runtime, "cpu"
+    from pipeline.models import resolve_device
+
+    return runtime, resolve_device(device)
+
+
+def build_pipeline(lang: str = "mix", device: str | None = None, runtime: str | None = None) -> Pipeline:
+    """A new Pipeline on the shipped models (the networks themselves are shared per process).
+
+    ``runtime``: auto | torch | onnx (None: Settings.runtime, OCR_RUNTIME); see pipeline/runtime.py.
+    """
     if lang not in RECOGNIZERS:
         raise InvalidOption(f"lang must be one of {', '.join(sorted(RECOGNIZERS))}, not {lang!r}")
-    device = resolve_device(device)
-    orientation = get_model("orientation", device)
-    ctpn = get_model("ctpn", device)
-    crnn = get_model(RECOGNIZERS[lang], device)
+    runtime, device = runtime_and_device(device, runtime)
+    if runtime == "onnx":
+        from pipeline.onnx_models import get_onnx_model as load
+    else:
+        from pipeline.models import get_model
+
+        def load(name):
+            return get_model(name, device)
+
+    orientation = load("orientation")
+    ctpn = load("ctpn")
+    crnn = load(RECOGNIZERS[lang])
     return Pipeline(
         orientation=OrientationClassifier(orientation.net, device),
         preprocessor=Preprocessor(),
@@ -220,12 +248,14 @@ def build_pipeline(lang: str = "mix", device: str | None = None) -> Pipeline:
 
 
 @functools.cache
-def _cached_pipeline(lang: str, device: str) -> Pipeline:
-    return build_pipeline(lang, device)
+def _cached_pipeline(lang: str, device: str, runtime: str) -> Pipeline:
+    return build_pipeline(lang, device, runtime)
 
 
-def get_pipeline(lang: str = "mix", device: str | None = None) -> Pipeline:
-    """The process's Pipeline for ``lang`` (zh | en | mix) on ``device`` (None: Settings.device)."""
+def get_pipeline(lang: str = "mix", device: str | None = None, runtime: str | None = None) -> Pipeline:
+    """The process's Pipeline for ``lang`` (zh | en | mix) on ``device`` (None: Settings.device) and
+    ``runtime`` (None: Settings.runtime)."""
     if lang not in RECOGNIZERS:
         raise InvalidOption(f"lang must be one of {', '.join(sorted(RECOGNIZERS))}, not {lang!r}")
-    return _cached_pipeline(lang, resolve_device(device))
+    runtime, device = runtime_and_device(device, runtime)
+    return _cached_pipeline(lang, device, runtime)

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-import torch
 
 from pipeline.charset import Charset
 from pipeline.ctc import align_best_path, line_confidence
 from pipeline.line_image import pad_batch, prepare_line
-from pipeline.nets.common import to_input
-from pipeline.nets.crnn import STRIDE, CrnnNet
+from pipeline.nets.spec import CRNN_STRIDE as STRIDE
+from pipeline.nets.spec import input_array
+from pipeline.runtime import OnnxNetwork, TorchNetwork
 
 __all__ = [
     "CrnnRecognizer",
@@ -117,13 +117,17 @@ def batches_by_width(widths: list[int], max_batch: int = 32, max_frames: int = 4
 
 
 class CrnnRecognizer:
-    """Stage: list of grey line crops -> list of Recognition, in the same order."""
+    """Stage: list of grey line crops -> list of Recognition, in the same order.
+
+    ``net`` is a CrnnNet (or any module with its (T, B, C) logits) on ``device``, run
+    through nets.crnn.CrnnReadout, or an OnnxNetwork exported from that readout.
+    """
 
     def __init__(
         self,
-        net: CrnnNet,
+        net,
         charset: Charset,
-        device: torch.device | str = "cpu",
+        device="cpu",
         max_batch: int = 32,
         max_frames: int = 4096,
         script: str = "any",
@@ -132,22 +136,23 @@ class CrnnRecognizer:
             raise ValueError(f"charset has {charset.num_classes} classes, the network {net.cfg.num_classes}")
         self.net = net
         self.charset = charset
-        self.device = torch.device(device)
-        mask = torch.tensor(charset.class_mask(script))
-        # classes the language may not say are masked before the argmax and the softmax
-        self.banned = None if bool(mask.all()) else (~mask).to(self.device)
+        self.device = device
+        if isinstance(net, OnnxNetwork):
+            self.network = net
+        else:
+            from pipeline.nets.crnn import CrnnReadout  # torch: only on the torch runtime
+
+            self.network = TorchNetwork(CrnnReadout(net), device)
+        # classes the language may not say are masked (-inf) before the argmax and the softmax
+        mask = np.asarray(charset.class_mask(script), dtype=bool)
+        self.class_bias = np.where(mask, 0.0, -np.inf).astype(np.float32)
         self.max_batch = max_batch
         self.max_frames = max_frames
 
     def best_path(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Stacked lines (B, 32, W) -> best class (T, B) and its softmax probability (T, B)."""
-        with torch.inference_mode():
-            logits = self.net(to_input(batch).to(self.device)).float()  # (T, B, C)
-            if self.banned is not None:
-                logits = logits.masked_fill(self.banned, float("-inf"))
-            top, best = logits.max(dim=2)  # (T, B)
-            prob = torch.exp(top - torch.logsumexp(logits, dim=2))  # softmax at the best class only
-            return best.cpu().numpy(), prob.cpu().numpy()
+        best, prob = self.network(input_array(batch), self.class_bias)
+        return best, prob
 
     def __call__(self, crops: list[np.ndarray]) -> list[Recognition]:
         out = [Recognition("", 0.0, []) for _ in crops]  # an empty crop reads as nothing

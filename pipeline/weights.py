@@ -8,7 +8,6 @@ the hash and the tensor names and shapes strictly, and every failure names the f
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -18,14 +17,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from core.errors import ModelError
+from pipeline.cards import checked_weights, read_card, sha256_of
 
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+__all__ = ["load_weights", "read_card", "save_model", "sha256_of"]
 
 
 def save_model(model: nn.Module, model_dir: Path, name: str, card: dict, dtype=torch.float16) -> Path:
@@ -48,27 +42,9 @@ def save_model(model: nn.Module, model_dir: Path, name: str, card: dict, dtype=t
     return weights
 
 
-def read_card(model_dir: Path, name: str) -> dict:
-    path = Path(model_dir) / f"{name}.json"
-    if not path.is_file():
-        raise ModelError(f"model card {path} is missing")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"model card {path} is not valid JSON: {exc}") from None
-
-
 def load_weights(model: nn.Module, model_dir: Path, name: str, card: dict) -> nn.Module:
     """Fill ``model`` from <name>.safetensors after checking hash, names and shapes."""
-    path = Path(model_dir) / card.get("weights", f"{name}.safetensors")
-    if not path.is_file():
-        raise ModelError(f"model weights {path} are missing")
-    expected = card.get("sha256")
-    if not expected:
-        raise ModelError(f"model card for {path} has no sha256")
-    actual = sha256_of(path)
-    if actual != expected:
-        raise ModelError(f"model weights {path} are corrupt: sha256 {actual[:12]}… does not match the card's {expected[:12]}…")
+    path, _ = checked_weights(model_dir, name, card)
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:

@@ -103,9 +103,10 @@ def _remember_pool_size(sender=None, instance=None, **_kwargs):
 
 
 def torch_threads_per_process(settings: Settings, pool_size: int) -> int:
-    """OCR_TORCH_THREADS, or the cores shared out among the pool's processes.
+    """OCR_TORCH_THREADS, or the cores shared out among the pool's processes: the threads of
+    either runtime, torch or ONNX Runtime.
 
-    Each pool process runs its own torch; letting every one of them use all cores
+    Each pool process runs its own networks; letting every one of them use all cores
     oversubscribes the CPU, and spinning threads then make each page several times slower.
     """
     return settings.torch_threads or max(1, (os.cpu_count() or 1) // pool_size)
@@ -116,36 +117,46 @@ MIN_PROC_ALIVE_TIMEOUT = 30.0
 
 
 @celeryd_after_setup.connect
-def _import_torch_before_the_fork(sender=None, instance=None, **_kwargs):
-    """Import torch once in the worker's main process, before the pool forks.
+def _import_runtime_before_the_fork(sender=None, instance=None, **_kwargs):
+    """Import the networks' runtime (torch or onnxruntime, pipeline/runtime.py) once in the
+    worker's main process, before the pool forks.
 
     A pool process that imported torch itself took 5-8 s on a busy machine, past
     Celery's 4 s worker_proc_alive_timeout: Celery killed every replacement of a dead
     pool process and the worker stopped reading pages. Forked after the import, a
-    child starts in milliseconds. No torch operation runs here (OpenMP's thread pool
-    is not fork-safe once started; CUDA is set up by each child on first use). The
+    child starts in milliseconds. No network runs here (OpenMP's thread pool is not
+    fork-safe once started, ONNX Runtime makes its threads per session, CUDA is set up
+    by each child on first use). On the ONNX runtime torch is never imported. The
     import's duration measures how slow this machine is right now, and the alive
     timeout is set from it with room to spare.
     """
+    from pipeline.runtime import resolve_runtime
+
     started = time.perf_counter()
-    import torch  # noqa: F401
+    runtime = resolve_runtime()
+    if runtime == "torch":
+        import torch  # noqa: F401
+    else:
+        import onnxruntime  # noqa: F401
 
     import pipeline.pipeline  # noqa: F401  (the pipeline's own imports, also before the fork)
 
     took = time.perf_counter() - started
     alive = max(MIN_PROC_ALIVE_TIMEOUT, 4 * took)
     app.conf.worker_proc_alive_timeout = alive
-    logging.getLogger(__name__).info("torch imported before the fork in %.1f s; pool processes have %.0f s to start", took, alive)
+    logging.getLogger(__name__).info(
+        "%s imported before the fork in %.1f s; pool processes have %.0f s to start", runtime, took, alive
+    )
 
 
 @worker_process_init.connect
 def _share_cores(**_kwargs):
-    import torch  # imported by the parent before the fork (see above): already loaded here
+    from pipeline.runtime import set_inference_threads
 
     threads = torch_threads_per_process(get_settings(), _pool_size)
-    torch.set_num_threads(threads)
+    set_inference_threads(threads)  # torch's now (imported before the fork), ONNX sessions' when made
     logging.getLogger(__name__).info(
-        "pool process %d: %d torch thread(s) for %d pool process(es)", os.getpid(), threads, _pool_size
+        "pool process %d: %d inference thread(s) for %d pool process(es)", os.getpid(), threads, _pool_size
     )
 
 

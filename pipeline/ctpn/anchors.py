@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.nets.ctpn import ANCHOR_HEIGHTS, ANCHOR_WIDTH, STRIDE
+from pipeline.nets.spec import ANCHOR_HEIGHTS, ANCHOR_WIDTH
+from pipeline.nets.spec import CTPN_STRIDE as STRIDE
 
 
 def make_anchors(h: int, w: int, heights=ANCHOR_HEIGHTS) -> np.ndarray:

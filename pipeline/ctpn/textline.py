@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.ctpn.anchors import decode_side
-from pipeline.nets.ctpn import ANCHOR_WIDTH
+from pipeline.nets.spec import ANCHOR_WIDTH
 
 
 @dataclass

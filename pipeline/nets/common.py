@@ -6,13 +6,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from pipeline.nets.spec import input_array
+
 
 def to_input(gray: np.ndarray) -> torch.Tensor:
-    """uint8 grayscale (H, W) or (B, H, W) -> float tensor (B, 1, H, W) in [-1, 1]."""
-    t = torch.from_numpy(np.ascontiguousarray(gray))
-    if t.dim() == 2:
-        t = t[None]
-    return (t.float().unsqueeze(1) / 127.5) - 1.0
+    """uint8 grayscale (H, W) or (B, H, W) -> float tensor (B, 1, H, W) in [-1, 1] (``spec.input_array``)."""
+    return torch.from_numpy(input_array(gray))
 
 
 def conv_bn(cin: int, cout: int, stride: int = 1, kernel: int | tuple[int, int] = 3) -> nn.Sequential:

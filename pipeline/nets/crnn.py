@@ -6,27 +6,15 @@ columns, so a character of ~16 px or wider gets at least 4 steps.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
 from pipeline.nets.common import conv_bn
+from pipeline.nets.spec import CRNN_HEIGHT as HEIGHT
+from pipeline.nets.spec import CRNN_STRIDE as STRIDE  # input columns per output step
+from pipeline.nets.spec import CrnnConfig
 
-HEIGHT = 32
-STRIDE = 4  # input columns per output step
-
-
-@dataclass
-class CrnnConfig:
-    num_classes: int  # including the CTC blank at index 0
-    channels: tuple[int, ...] = (32, 64, 128, 256)
-    hidden: int = 128  # per LSTM direction
-    lstm_layers: int = 2
-    head_rank: int = 0  # >0: factor the output layer through this width (cheap with thousands of classes)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+__all__ = ["HEIGHT", "STRIDE", "CrnnConfig", "CrnnNet", "CrnnReadout"]
 
 
 class CrnnNet(nn.Module):
@@ -61,3 +49,24 @@ class CrnnNet(nn.Module):
         f = f.permute(2, 0, 1)  # (T, B, C4): sequence first for the LSTM
         f, _ = self.rnn(f)  # (T, B, 2*hidden)
         return self.head(f)  # (T, B, num_classes)
+
+
+class CrnnReadout(nn.Module):
+    """A CRNN (any module giving (T, B, C) logits) plus the per-frame part of greedy CTC decoding.
+
+    Returns each frame's best class and its softmax probability, (T, B) each, so the
+    (T, B, C) logits (C is 6,901 for the mixed model) never leave the runtime: the same
+    module runs in torch and is what the ONNX export writes. ``class_bias`` (C,) is
+    added to the logits first: 0, or -inf for classes the language may not say.
+    """
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor, class_bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # A whole softmax, then its maximum: ONNX Runtime's Softmax is vectorised, while exp(top - logsumexp)
+        # ran its slow generic ReduceLogSumExp (a quarter of the CRNN's time on a page).
+        probs = torch.softmax(self.net(x).float() + class_bias, dim=2)  # (T, B, C)
+        prob, best = probs.max(dim=2)  # (T, B)
+        return best, prob

@@ -13,27 +13,14 @@ same stride and receptive field covering the anchor heights does the job.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
 from pipeline.nets.common import conv_bn
+from pipeline.nets.spec import ANCHOR_HEIGHTS, ANCHOR_WIDTH, CtpnConfig
+from pipeline.nets.spec import CTPN_STRIDE as STRIDE
 
-STRIDE = 16
-ANCHOR_WIDTH = 16
-ANCHOR_HEIGHTS = (11, 16, 23, 33, 48, 68, 97, 139, 198, 283)  # x1/0.7 each, as in the CTPN paper
-
-
-@dataclass
-class CtpnConfig:
-    channels: tuple[int, ...] = (16, 32, 64, 128)
-    hidden: int = 64  # per LSTM direction
-    fc: int = 128
-    num_anchors: int = len(ANCHOR_HEIGHTS)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+__all__ = ["ANCHOR_HEIGHTS", "ANCHOR_WIDTH", "STRIDE", "CtpnConfig", "CtpnNet"]
 
 
 class CtpnNet(nn.Module):

@@ -7,24 +7,13 @@ whole page does not.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
 from pipeline.nets.common import conv_bn
+from pipeline.nets.spec import ANGLES, PATCH, OrientationConfig  # PATCH: square patch side at the classifier's scale
 
-PATCH = 96  # square patch side, pixels at the classifier's scale
-ANGLES = (0, 90, 180, 270)
-
-
-@dataclass
-class OrientationConfig:
-    channels: tuple[int, ...] = (16, 32, 64, 128)
-    num_classes: int = len(ANGLES)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+__all__ = ["ANGLES", "PATCH", "OrientationConfig", "OrientationNet"]
 
 
 class OrientationNet(nn.Module):

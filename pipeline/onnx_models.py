@@ -1,0 +1,97 @@
+"""The shipped models as ONNX graphs for the ONNX runtime, built from the safetensors on first use.
+
+The graphs are not checked in: ``models/`` is rewritten by training, and an ONNX
+file beside newer weights would quietly read with the old ones. Instead each
+graph lives in the model cache (``OCR_MODEL_CACHE``, default ``var/model-cache``)
+under a name made from what it was exported from::
+
+    <cache>/onnx/<name>-<key>.onnx    key = sha256(EXPORT_FORMAT, card bytes, weights sha256)
+
+so new weights (or a new card) have no graph yet and get one, and a stale graph
+is never found. A missing graph is exported by ``python -m pipeline.export_onnx``
+in a child process (it needs torch and onnx, which the ``pipeline`` extra has):
+the process that reads pages stays free of torch even then. ``make setup`` runs
+the same command, so ``ocr run`` and the workers normally find the graphs built.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import ModelError
+from core.settings import get_settings
+from pipeline.cards import card_charset, card_config, checked_weights, read_card_bytes
+from pipeline.charset import Charset
+from pipeline.runtime import OnnxNetwork, inference_threads
+
+# What pipeline.export_onnx writes for a model; bump it when that changes (inputs, outputs, opset, the
+# readout around the CRNN), so graphs exported the old way are never used again.
+EXPORT_FORMAT = 1
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OnnxModel:
+    name: str
+    net: OnnxNetwork
+    card: dict
+    charset: Charset | None = None  # recognizers only
+
+
+def graph_path(model_dir: Path, name: str, cache_dir: Path) -> tuple[dict, Path]:
+    """The model's card and the path its ONNX graph has (whether built or not), named by the
+    card's bytes and the weights' checked sha256."""
+    card_bytes, card = read_card_bytes(model_dir, name)
+    _, weights_sha = checked_weights(model_dir, name, card)
+    key = hashlib.sha256(b"%d\n%s\n%s" % (EXPORT_FORMAT, weights_sha.encode(), card_bytes)).hexdigest()[:24]
+    return card, Path(cache_dir) / "onnx" / f"{name}-{key}.onnx"
+
+
+def build_graphs(model_dir: Path, names: list[str], cache_dir: Path) -> None:
+    """Export the named models' graphs into the cache, in a child process (so this one never imports torch)."""
+    cmd = [sys.executable, "-m", "pipeline.export_onnx", "--model-dir", str(model_dir), "--cache-dir", str(cache_dir), *names]
+    log.info("exporting ONNX graphs of %s from %s (once per weights)", ", ".join(names), model_dir)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = " ".join((done.stderr or done.stdout).strip().splitlines()[-1:])
+        raise ModelError(
+            f"the ONNX graph of {', '.join(names)} is not built in {cache_dir} and could not be exported "
+            f"({tail}); run `python -m pipeline.export_onnx` where the pipeline extra (torch, onnx) is installed, "
+            "or use OCR_RUNTIME=torch"
+        )
+
+
+def load_onnx_model(name: str, model_dir: Path, cache_dir: Path, threads: int) -> OnnxModel:
+    """The model ``name`` of ``model_dir`` in an ONNX Runtime session, its graph exported first if needed."""
+    card, path = graph_path(model_dir, name, cache_dir)
+    if not path.is_file():
+        build_graphs(model_dir, [name], cache_dir)
+        # the weights may have been replaced meanwhile: the graph built is the one for what is there now
+        card, path = graph_path(model_dir, name, cache_dir)
+        if not path.is_file():
+            raise ModelError(f"model {model_dir / name} changed while its ONNX graph was exported; try again")
+    card_path = Path(model_dir) / f"{name}.json"
+    cfg = card_config(card, card_path)
+    charset = card_charset(card, card_path, Path(model_dir), cfg.num_classes) if card["architecture"] == "crnn" else None
+    try:
+        net = OnnxNetwork(path, cfg, threads)
+    except Exception as exc:  # onnxruntime's own exception types; a damaged file in the cache says so here
+        raise ModelError(f"ONNX graph {path} cannot be loaded: {exc} (delete it to have it exported again)") from None
+    return OnnxModel(name=name, net=net, card=card, charset=charset)
+
+
+_load = functools.cache(load_onnx_model)
+
+
+def get_onnx_model(name: str, model_dir: Path | str | None = None) -> OnnxModel:
+    """The model ``name`` for the ONNX runtime, loaded on the first call and cached (like models.get_model)."""
+    settings = get_settings()
+    directory = Path(model_dir) if model_dir is not None else settings.model_dir
+    return _load(name, directory.resolve(), settings.model_cache_dir.resolve(), inference_threads())
