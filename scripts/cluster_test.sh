@@ -311,6 +311,18 @@ export OCR_RECONCILE_INTERVAL=5 OCR_RECONCILE_GRACE=15 OCR_HEARTBEAT_INTERVAL=2
     echo
 } >&2
 say "Hosts up after $((SECONDS - T0)) s; starting PostgreSQL, Redis and S3 on theirs"
+if [[ "$MODE" == netns ]]; then
+    # The isolation the test claims, checked: a host reaches neither this machine's address nor the
+    # system's servers (127.0.0.1 inside a host is the host's own loopback).
+    MACHINE="$(ip -4 -o addr show scope global | awk '{ sub(/\/.*/, "", $4); print $4; exit }')"
+    for target in ${MACHINE:+"$MACHINE:5432"} 127.0.0.1:5432 127.0.0.1:6379; do
+        if in_host worker1 timeout 3 bash -c 'exec 3<>"/dev/tcp/${0%:*}/${0##*:}"' "$target" 2>/dev/null; then
+            say "Isolation broken: worker1 reaches $target"
+            exit 1
+        fi
+    done
+    say "Isolation: worker1 reaches neither this machine (${MACHINE:-no address}) nor its PostgreSQL and Redis"
+fi
 start_db_host
 start_redis_host
 start_s3_host
