@@ -1,10 +1,15 @@
 """A lock that at most one process holds per database: the reconciler's, so one sweep runs at a time.
 
 PostgreSQL: a session-level advisory lock on a connection kept for as long as
-the lock is held. A holder that dies (kill -9, lost machine) loses its
-connection and with it the lock at once; no lease has to run out. The key is
-derived from the database URL, so test runs in separate schemas of one
-database each get their own sweep.
+the lock is held. A holder that dies (kill -9) loses its connection and with
+it the lock at once: its kernel closes the socket; no lease has to run out.
+A holder whose machine vanishes (power off, network cut) closes nothing, and
+the server would keep its session -- and the lock -- for as long as its TCP
+stack takes to notice, two hours by Linux's defaults; so the lock's session
+asks the server to probe an idle peer and to give up on unacknowledged data
+within about half a minute (LOCK_SESSION_SETTINGS; `make cluster-test` with
+CLUSTER_FAULT=power-off shows it). The key is derived from the database URL,
+so test runs in separate schemas of one database each get their own sweep.
 
 SQLite: an flock on a file next to the database. Every process that can open
 a SQLite file runs on the same machine, and the kernel drops the lock with
@@ -25,6 +30,16 @@ from sqlalchemy.engine import Connection, make_url
 from db.session import Database
 
 log = logging.getLogger(__name__)
+
+
+# Server-side socket options of the lock's session (any role may set them for its own session):
+# a vanished holder is found dead after idle 10 s + 3 probes 5 s apart, or 20 s of unacked data.
+LOCK_SESSION_SETTINGS = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+    "tcp_user_timeout": "20000",  # milliseconds
+}
 
 
 def _advisory_key(url: str) -> int:
@@ -67,6 +82,8 @@ class SweepLock:
                 self._drop_connection()
         conn = self.db.engine.connect()
         try:
+            for name, value in LOCK_SESSION_SETTINGS.items():
+                conn.execute(text("SELECT set_config(:name, :value, false)"), {"name": name, "value": value})
             got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}).scalar())
             conn.commit()
         except Exception:

@@ -73,3 +73,19 @@ def test_a_deadlock_victim_is_run_again(db):
     assert _opposite_orders(database, table, retry=True) == ["done", "done"]
     with database.session() as s:
         assert s.execute(text(f"SELECT sum(n) FROM {table}")).scalar() == 4  # both transactions, once each
+
+
+def test_the_sweep_locks_session_gives_up_on_a_vanished_holder_within_seconds():
+    """The server drops the reconciler's lock when its holder's machine vanishes, not two hours later."""
+    from db.sweep_lock import LOCK_SESSION_SETTINGS, SweepLock
+
+    database = Database(os.environ.get("OCR_TEST_DATABASE_URL", DEFAULT_DATABASE_URL))
+    lock = SweepLock(database)
+    try:
+        assert lock.acquire()
+        shown = {name: lock._conn.execute(text(f"SHOW {name}")).scalar() for name in LOCK_SESSION_SETTINGS}
+        # a Unix-socket session ignores TCP options and shows 0; the tests connect over TCP
+        assert shown == LOCK_SESSION_SETTINGS
+    finally:
+        lock.release()
+        database.dispose()
