@@ -160,7 +160,8 @@ def _output_on_demand(job: Job, ext: str) -> bytes:
     if BY_EXT[ext].binary:
         raise OutputNotRequested(
             f"The job did not ask for a {ext} output (outputs={','.join(job.output_list)}), and a {ext} can only be "
-            f"made while the job runs (it needs every page image again): submit the files again with {ext} in outputs."
+            f"made while the job runs (it is built from every uploaded file by a worker, too much for a request): "
+            f"submit the files again with {ext} in outputs."
         )
     if job.pages_done == 0:
         raise NotFound(f"The job has no {ext} result ({job.status}, no page read).")
