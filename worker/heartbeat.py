@@ -114,6 +114,13 @@ def device_label() -> str:
     requested = get_settings().device.strip().lower()
     if requested != "auto" and not requested.startswith("cuda"):
         return requested
+    from pipeline.runtime import resolve_runtime
+
+    try:
+        if resolve_runtime() == "onnx":
+            return "cpu (onnx)"  # ONNX Runtime runs on the CPU only; torch is never loaded here
+    except Exception as exc:  # a bad OCR_RUNTIME is reported by the pipeline when it loads; say it here too
+        return f"{requested} ({exc})"[:100]
     torch = sys.modules.get("torch")
     if torch is None:
         return requested if requested != "auto" else "auto (models not loaded yet)"
