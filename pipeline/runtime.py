@@ -41,8 +41,10 @@ def _gpu_usable() -> bool:
         return False
 
 
-def resolve_runtime(runtime: str | None = None, device: str | None = None) -> str:
-    """'auto' | 'torch' | 'onnx' (None: Settings.runtime) with the requested device -> 'torch' or 'onnx'."""
+def resolve_runtime(runtime: str | None = None, device: str | None = None, gpu: bool | None = None) -> str:
+    """'auto' | 'torch' | 'onnx' (None: Settings.runtime) with the requested device -> 'torch' or 'onnx'.
+
+    ``gpu``: whether a CUDA GPU is usable; None asks this machine (``_gpu_usable``)."""
     settings = get_settings()
     choice = (runtime or settings.runtime).strip().lower()
     dev = (device or settings.device).strip().lower()
@@ -52,7 +54,7 @@ def resolve_runtime(runtime: str | None = None, device: str | None = None) -> st
         if dev == "cpu":
             return "onnx"
         if dev == "auto":
-            return "torch" if _gpu_usable() else "onnx"
+            return "torch" if (_gpu_usable() if gpu is None else gpu) else "onnx"
         return "torch"  # a GPU was asked for by name: torch says whether it has one
     if choice == "onnx" and dev not in ("auto", "cpu"):
         raise InvalidOption(f"the ONNX runtime runs on the CPU only; use OCR_RUNTIME=torch (or auto) for device {dev!r}")

@@ -172,15 +172,16 @@ def test_a_graph_is_named_by_the_weights_it_was_exported_from(tmp_path, page):
         load_onnx_model("orientation", model_dir, cache, 1)
 
 
-def test_auto_is_onnx_on_the_cpu_and_torch_on_a_gpu(monkeypatch):
-    monkeypatch.setattr(runtime, "_gpu_usable", lambda: False)
-    assert resolve_runtime("auto", "cpu") == "onnx"
+def test_auto_is_onnx_on_the_cpu_and_torch_on_a_gpu():
+    # this machine: a CPU-only torch build and no NVIDIA driver
+    assert runtime._gpu_usable() is False
     assert resolve_runtime("auto", "auto") == "onnx"
-    assert resolve_runtime("torch", "cpu") == "torch"
-    assert resolve_runtime("auto", "cuda") == "torch"
-    monkeypatch.setattr(runtime, "_gpu_usable", lambda: True)
-    assert resolve_runtime("auto", "auto") == "torch"
-    assert resolve_runtime("onnx", "cpu") == "onnx"
+    assert resolve_runtime("auto", "cpu", gpu=False) == "onnx"
+    assert resolve_runtime("auto", "auto", gpu=False) == "onnx"
+    assert resolve_runtime("torch", "cpu", gpu=False) == "torch"
+    assert resolve_runtime("auto", "cuda", gpu=False) == "torch"
+    assert resolve_runtime("auto", "auto", gpu=True) == "torch"
+    assert resolve_runtime("onnx", "cpu", gpu=True) == "onnx"
     with pytest.raises(InvalidOption, match="CPU only"):
         resolve_runtime("onnx", "cuda")
     with pytest.raises(InvalidOption, match="runtime must be"):
@@ -189,6 +190,7 @@ def test_auto_is_onnx_on_the_cpu_and_torch_on_a_gpu(monkeypatch):
 
 def test_sessions_take_the_inference_threads(built, monkeypatch):
     models = built[2]
-    monkeypatch.setattr(runtime, "_threads", 1)  # what set_inference_threads(1) records (the worker's share)
+    monkeypatch.setattr(runtime, "_threads", runtime._threads)  # put back after the test
+    runtime.set_inference_threads(1)  # the worker's share of the cores
     net = OnnxNetwork(models["ctpn"].net.path)
     assert net.session.get_session_options().intra_op_num_threads == 1
