@@ -258,7 +258,7 @@ def render(report: Report) -> str:
     trouble = problems(report)
     if trouble:
         lines += ["", "## Problems in this run", "", *trouble]
-    lines += ["", *HOW]
+    lines += ["", *HOW, *GPU_SECTION]
     return "\n".join(lines) + "\n"
 
 
@@ -294,4 +294,21 @@ HOW = [
     "in Noto Sans/Serif CJK TC and AR PL UMing/UKai TW, each line's box as the renderer drew it; they are read "
     "with `lang=zh` (Tesseract: chi_sim, the only Chinese traineddata installed). "
     "FUNSD, MSRA-TD500, IIIT5K and UW3 come from `../shared/data/dev/` and are used for evaluation only.",
+]
+
+# bench.gpu's figures come from another machine (a lent GPU): kept as written, run after run
+GPU_SECTION = [
+    "",
+    "## GPU pages/s",
+    "",
+    "`python -m bench.gpu` (not part of `make bench`) times `Pipeline.run_pages`, which reads several pages "
+    "together: the CTPN detector gets pages of the same working size in one forward pass and the recognizer every"
+    " page's lines in one call, so its width-bucketed batches mix the pages' lines. It prints pages/s and lines/s"
+    " at each batch size (after one untimed warm-up batch) and the speed-up over batch size 1, with the device's "
+    "name; `--json FILE` writes the same. Pages come from `--images DIR` or the rendered Debian Reference pages; "
+    "`python -m bench.gpu --export-images DIR --pages 8` writes 8 of them (A4, 200 DPI, zh and en in turn, grey "
+    "PNG, 1.5 MiB together) for a machine without the debian-reference packages. On this page's CPU machine (2 "
+    "cores, ONNX Runtime, 4 of those pages) batch sizes 1 and 2 both read 0.66 pages/s (33 lines/s): on the CPU "
+    "batching only saves per-call overhead. The GPU figure comes from a run on a lent H200 (torch on CUDA): to be"
+    " filled in.",
 ]

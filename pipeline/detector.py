@@ -58,8 +58,10 @@ class CtpnDetector:
         line_nms: float = 0.3,
         side_refinement: bool = True,
         fill_threshold: float | None = None,
+        batch_size: int = 8,
     ):
         self.net = net
+        self.batch_size = max(1, batch_size)  # pages per forward pass in detect_batch
         self.device = device
         self.network = as_network(net, device)
         self.score_threshold = score_threshold
@@ -115,6 +117,22 @@ class CtpnDetector:
         return lines
 
     def __call__(self, working: np.ndarray) -> list[DetectedLine]:
-        h, w = working.shape
-        padded = pad_to_multiple(working, STRIDE, background_level(working))
-        return self.postprocess(*self.forward(padded), image_size=(w, h))
+        return self.detect_batch([working])[0]
+
+    def detect_batch(self, workings: list[np.ndarray]) -> list[list[DetectedLine]]:
+        """Several working images -> each one's lines, as ``__call__`` gives them. Images of the same
+        padded size share a forward pass (up to ``batch_size`` at a time); the network's inputs and
+        outputs cross to and from its device once per pass."""
+        padded = [pad_to_multiple(w, STRIDE, background_level(w)) for w in workings]
+        by_shape: dict[tuple[int, int], list[int]] = {}
+        for i, image in enumerate(padded):
+            by_shape.setdefault(image.shape, []).append(i)
+        out: list[list[DetectedLine]] = [[] for _ in workings]
+        for members in by_shape.values():
+            for start in range(0, len(members), self.batch_size):
+                chunk = members[start : start + self.batch_size]
+                score, vertical, side = self.network(input_array(np.stack([padded[i] for i in chunk])))
+                for k, i in enumerate(chunk):
+                    h, w = workings[i].shape
+                    out[i] = self.postprocess(score[k], vertical[k], side[k], image_size=(w, h))
+        return out

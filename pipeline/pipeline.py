@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
@@ -20,7 +21,7 @@ from pipeline.detector import CtpnDetector
 from pipeline.draw import draw_detections
 from pipeline.geometry import PageGeometry
 from pipeline.orientation import OrientationClassifier
-from pipeline.preprocess import Preprocessor, TextScale
+from pipeline.preprocess import PreparedPage, Preprocessor, TextScale
 from pipeline.reading_order import ReadingOrder
 from pipeline.recognizer import CrnnRecognizer, LineFrame, Recognition, line_frame, warp_line
 from pipeline.result import Block, Document, Line, Page, Word, bbox_of
@@ -82,6 +83,51 @@ def _page_points(points: np.ndarray, geometry: PageGeometry) -> list[tuple[float
     return [(round(float(np.clip(x, 0, width)), 1), round(float(np.clip(y, 0, height)), 1)) for x, y in points]
 
 
+def _page_error(exc: Exception, page_number: int) -> Exception:
+    """What a page's failure is reported as: running out of memory as ResourceExhausted, else itself."""
+    return ResourceExhausted(f"out of memory on page {page_number}: {exc}") if _out_of_memory(exc) else exc
+
+
+@dataclass
+class _PageWork:
+    """One page on its way through the stages (run_page and run_pages share the steps)."""
+
+    gray: np.ndarray
+    page_number: int
+    angle: int
+    angle_confidence: float
+    prepared: PreparedPage
+    timings: dict[str, float] = field(default_factory=dict)
+    detected: list = field(default_factory=list)
+    zoomed: bool = False
+    groups: list[range] = field(default_factory=list)
+    frames: list[LineFrame | None] = field(default_factory=list)
+    crops: list[np.ndarray] = field(default_factory=list)
+    recognitions: list[Recognition] = field(default_factory=list)
+    page: Page | None = None
+    error: Exception | None = None
+
+
+def _each_page(works: list[_PageWork], step, raise_errors: bool) -> list[_PageWork]:
+    """``step(work)`` on each page not failed yet; a page whose step raises keeps the error (or it is
+    raised, with ``raise_errors``). Returns the pages still going."""
+    for work in works:
+        if work.error is None:
+            try:
+                step(work)
+            except Exception as exc:
+                if raise_errors:
+                    raise
+                work.error = exc
+    return [w for w in works if w.error is None]
+
+
+def _share(works: list[_PageWork], stage: str, seconds: float) -> None:
+    """A shared call's time, in equal parts, into each page's timings."""
+    for work in works:
+        work.timings[stage] = round(seconds / max(len(works), 1), 4)
+
+
 class Pipeline:
     """Runs pages through the stages; all output coordinates are original page pixels.
 
@@ -111,44 +157,150 @@ class Pipeline:
         except Exception as exc:
             if not _out_of_memory(exc):
                 raise
-            raise ResourceExhausted(f"out of memory on page {page_number}: {exc}") from None
+            raise _page_error(exc, page_number) from None
 
     def _run_page(self, gray: np.ndarray, page_number: int, detect_orientation: bool) -> Page:
-        height, width = gray.shape
-        timings: dict[str, float] = {}
+        work = self._prepare(gray, page_number, detect_orientation)
+        self._detect([work], raise_errors=True)
+        self._recognize([work], raise_errors=True)
+        return self._assemble(work)
+
+    def run_pages(
+        self,
+        images: list[Image.Image | np.ndarray],
+        page_numbers: list[int] | None = None,
+        detect_orientation: bool = True,
+    ) -> list[Page | Exception]:
+        """Several page images -> for each, its Page (what ``run_page`` gives for it) or the exception
+        that page raised (ResourceExhausted for running out of memory, as run_page); a failing page
+        does not fail the others.
+
+        Orientation and pre-processing run page by page; the detector gets the pages together
+        (``detect_batch``: pages of the same working size share a forward pass; a detector stage
+        without it is called per page); the recognizer gets every page's lines in one call, so its
+        width-bucketed batches mix lines of several pages. The CRNN's BiLSTM also reads the padding
+        of its batch, so a line's confidences (very rarely its text) may differ in the last digits
+        from run_page's. When a shared call fails, its pages are run one by one so that the error
+        lands on the page that caused it. Each page's ``timings`` for detection and recognition are
+        its share (an equal part) of the shared calls' time.
+        """
+        numbers = list(page_numbers) if page_numbers is not None else list(range(1, len(images) + 1))
+        if len(numbers) != len(images):
+            raise InvalidOption(f"{len(images)} images but {len(numbers)} page numbers")
+        results: list[Page | Exception] = []
+        works: list[_PageWork] = []
+        for image, number in zip(images, numbers, strict=True):
+            try:
+                works.append(self._prepare(to_gray(image), number, detect_orientation))
+                results.append(None)  # filled in below
+            except Exception as exc:
+                results.append(_page_error(exc, number))
+        slots = [i for i, r in enumerate(results) if r is None]
+        self._detect(works, raise_errors=False)
+        self._recognize([w for w in works if w.error is None], raise_errors=False)
+        for slot, work in zip(slots, works, strict=True):
+            if work.error is None:
+                _each_page([work], lambda w: setattr(w, "page", self._assemble(w)), raise_errors=False)
+            results[slot] = work.page if work.error is None else _page_error(work.error, work.page_number)
+        return results
+
+    def _prepare(self, gray: np.ndarray, page_number: int, detect_orientation: bool) -> _PageWork:
+        """Orientation and pre-processing of one page."""
         clock = time.perf_counter()
-
-        def lap(stage: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            timings[stage] = round(now - clock, 4)
-            clock = now
-
         angle, angle_confidence = self.orientation(gray) if detect_orientation else (0, 1.0)
-        lap("orientation")
+        lapped = time.perf_counter()
         prepared = self.preprocessor(gray, angle)
-        lap("preprocess")
-        detected = [d for d in self.detector(prepared.working) if self._inside(d.bbox, prepared.geometry.working_size)]
-        zoom = self.text_scale([d.bbox[3] - d.bbox[1] for d in detected])
-        if zoom > 1.0:
-            larger = self.preprocessor(gray, angle, zoom=zoom)
-            if larger.geometry.working_size != prepared.geometry.working_size:
-                prepared = larger
-                detected = [d for d in self.detector(prepared.working) if self._inside(d.bbox, prepared.geometry.working_size)]
-        geometry = prepared.geometry
-        # the recognizer is handed the lines in reading order, block after block
-        in_blocks = self.reading_order.blocks([d.bbox for d in detected])
-        detected = [detected[i] for block in in_blocks for i in block]
-        ends = np.cumsum([len(block) for block in in_blocks], dtype=int)
-        groups = [range(end - len(block), end) for block, end in zip(in_blocks, ends, strict=True)]
-        lap("detection")
-        frames = [line_frame(geometry.working_to_upright(d.polygon)) for d in detected]
-        crops = [warp_line(prepared.upright, f) if f else np.zeros((0, 0), np.uint8) for f in frames]
-        recognitions = self.recognizer(crops) if crops else []
-        lap("recognition")
+        work = _PageWork(gray, page_number, angle, angle_confidence, prepared)
+        work.timings["orientation"] = round(lapped - clock, 4)
+        work.timings["preprocess"] = round(time.perf_counter() - lapped, 4)
+        return work
 
+    def _detect_each(self, works: list[_PageWork], raise_errors: bool) -> list[list]:
+        """The detector over the pages' working images: together when the stage can, else (or when
+        the shared call fails) page by page; a page whose detection failed gets its error set."""
+        batch = getattr(self.detector, "detect_batch", None)
+        if batch is not None and len(works) > 1:
+            try:
+                return [
+                    self._on_page(w, found) for w, found in zip(works, batch([w.prepared.working for w in works]), strict=True)
+                ]
+            except Exception:
+                pass  # again page by page, so that the error lands on its page
+        found = []
+        for work in works:
+            try:
+                found.append(self._on_page(work, self.detector(work.prepared.working)))
+            except Exception as exc:
+                if raise_errors:
+                    raise
+                work.error = exc
+                found.append([])
+        return found
+
+    def _on_page(self, work: _PageWork, detected) -> list:
+        """Detections whose centre lies on the page rather than in the working image's padding."""
+        width, height = work.prepared.geometry.working_size
+        return [d for d in detected if self._inside(d.bbox, (width, height))]
+
+    def _detect(self, works: list[_PageWork], raise_errors: bool) -> None:
+        """Detection, a second look at pages of small text (``text_scale``), and reading order."""
+        clock = time.perf_counter()
+        works = [w for w in works if w.error is None]
+        for work, detected in zip(works, self._detect_each(works, raise_errors), strict=True):
+            work.detected = detected
+        again = [w for w in _each_page(works, self._zoom, raise_errors) if w.zoomed]
+        for work, detected in zip(again, self._detect_each(again, raise_errors), strict=True):
+            work.detected = detected
+        _each_page(works, self._in_reading_order, raise_errors)
+        _share(works, "detection", time.perf_counter() - clock)
+
+    def _zoom(self, work: _PageWork) -> None:
+        """A page whose text is small at working size is prepared again, larger, to be detected again."""
+        zoom = self.text_scale([d.bbox[3] - d.bbox[1] for d in work.detected])
+        if zoom > 1.0:
+            larger = self.preprocessor(work.gray, work.angle, zoom=zoom)
+            if larger.geometry.working_size != work.prepared.geometry.working_size:
+                work.prepared = larger
+                work.zoomed = True
+
+    def _in_reading_order(self, work: _PageWork) -> None:
+        """The recognizer is handed the lines in reading order, block after block."""
+        in_blocks = self.reading_order.blocks([d.bbox for d in work.detected])
+        work.detected = [work.detected[i] for block in in_blocks for i in block]
+        ends = np.cumsum([len(block) for block in in_blocks], dtype=int)
+        work.groups = [range(end - len(block), end) for block, end in zip(in_blocks, ends, strict=True)]
+
+    def _recognize(self, works: list[_PageWork], raise_errors: bool) -> None:
+        """Crops of every page's lines, read in one recognizer call (page by page if that fails)."""
+        clock = time.perf_counter()
+        works = _each_page(works, self._crop, raise_errors)
+        crops = [crop for work in works for crop in work.crops]
+        try:
+            recognitions = self.recognizer(crops) if crops else []
+        except Exception:
+            if raise_errors:
+                raise
+            _each_page(works, self._read, raise_errors)  # again page by page, so that the error lands on its page
+        else:
+            ends = np.cumsum([len(work.crops) for work in works], dtype=int)
+            for work, end in zip(works, ends, strict=True):
+                work.recognitions = recognitions[end - len(work.crops) : end]
+        _share(works, "recognition", time.perf_counter() - clock)
+
+    @staticmethod
+    def _crop(work: _PageWork) -> None:
+        geometry = work.prepared.geometry
+        work.frames = [line_frame(geometry.working_to_upright(d.polygon)) for d in work.detected]
+        work.crops = [warp_line(work.prepared.upright, f) if f else np.zeros((0, 0), np.uint8) for f in work.frames]
+
+    def _read(self, work: _PageWork) -> None:
+        work.recognitions = self.recognizer(work.crops) if work.crops else []
+
+    def _assemble(self, work: _PageWork) -> Page:
+        geometry = work.prepared.geometry
+        detected, recognitions, crops, frames = work.detected, work.recognitions, work.crops, work.frames
         blocks = []
-        for group in groups:
+        for group in work.groups:
             lines = [self._line(detected[i], recognitions[i], crops[i], frames[i], geometry) for i in group]
             lines = [line for line in lines if line.text.strip()]
             if lines:
@@ -156,15 +308,16 @@ class Pipeline:
                 x1, y1 = np.max([detected[i].bbox[2:] for i in group], axis=0)
                 corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
                 blocks.append(Block.of_lines(lines, _page_points(geometry.working_to_original(corners), geometry)))
+        height, width = work.gray.shape
         return Page(
-            page_number=page_number,
+            page_number=work.page_number,
             width=width,
             height=height,
-            angle=int(angle),
-            angle_confidence=round(float(angle_confidence), 4),
+            angle=int(work.angle),
+            angle_confidence=round(float(work.angle_confidence), 4),
             blocks=blocks,
             skew=float(geometry.skew),
-            timings=timings,
+            timings=work.timings,
             warnings=[] if blocks else [NO_TEXT],
         )
 
