@@ -86,11 +86,17 @@ def build(data_dir: Path = DATA_DIR, en_man_pages: int = 4000, en_docs: int = 15
     print(f"corpus: {len(zh)} Chinese, {len(zh_tw)} Traditional Chinese, {len(en)} English lines in {data_dir}")
 
 
-def _jieba_words() -> tuple[list[str], list[float]]:
+def jieba_dictionary() -> Path:
     import jieba  # only for its bundled dictionary file
 
+    return Path(jieba.__file__).parent / "dict.txt"
+
+
+def _jieba_words(data_dir: Path = DATA_DIR) -> tuple[list[str], list[float]]:
+    # a copy beside the corpora (training.gpu_bundle) serves a machine without jieba
+    copy = data_dir / "jieba_dict.txt"
     words, weights = [], []
-    with open(Path(jieba.__file__).parent / "dict.txt", encoding="utf-8") as f:
+    with open(copy if copy.is_file() else jieba_dictionary(), encoding="utf-8") as f:
         for line in f:
             parts = line.split()
             if len(parts) >= 2 and all("\u4e00" <= ch <= "\u9fff" for ch in parts[0]):
@@ -112,7 +118,7 @@ class TextSampler:
         self.words_en = sorted({w for line in self.en[:50000] for w in re.findall(r"[A-Za-z]{2,}", line)})
         if lang != "en":
             self.zh = (data_dir / "corpus_zh.txt").read_text(encoding="utf-8").splitlines()
-            self.words_zh, weights = _jieba_words()
+            self.words_zh, weights = _jieba_words(data_dir)
             # cumulative once: random.choices would re-sum 350k weights on every call (~15 ms)
             self.cum_weights_zh = list(itertools.accumulate(weights))
             self.hanzi = gb2312_hanzi()

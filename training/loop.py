@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from core.settings import get_settings
 from pipeline.weights import load_weights, read_card
 from training.checkpoints import load_state, save_state
-from training.schedule import decay_on_stall
+from training.schedule import anneal, decay_on_stall
 
 log = logging.getLogger("training")
 RUNS = Path(__file__).resolve().parent / "runs"
@@ -115,22 +115,26 @@ def fit(
     model.train()
     start = time.time()
     last_val = last_log = start
+    budget = args.minutes * 60
+    peak = opt.param_groups[0]["lr"]
     for batch in stream:
+        if getattr(args, "anneal", False):
+            anneal(opt, peak, (time.time() - start) / budget)
         step(batch)
         now = time.time()
         if now - last_log >= 60:
             log.info(progress(now - last_log))
             last_log = now
-        done = now - start >= args.minutes * 60
+        done = now - start >= budget
         if now - last_val >= args.val_minutes * 60 or done:
             state["seconds"] += now - last_val
-            _validate(validation, model, opt, state, run)
+            _validate(validation, model, opt, state, run, decay=not getattr(args, "anneal", False))
             last_val = now
         if done:
             return
 
 
-def _validate(v: Validation, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict, run: Path) -> None:
+def _validate(v: Validation, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict, run: Path, decay: bool = True) -> None:
     metrics = v.evaluate()
     model.train()
     improved = keep_best(
@@ -140,7 +144,7 @@ def _validate(v: Validation, model: torch.nn.Module, opt: torch.optim.Optimizer,
         export=lambda: v.export(metrics),
         opt=opt,
         patience=v.patience,
-        may_decay=v.may_decay(state),
+        may_decay=decay and v.may_decay(state),
     )
     log.info("validation %s (best %.4f)%s", v.describe(metrics), state["best"], " exported" if improved else "")
     checkpoint(run, model, opt, state)

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 TRAIN_ROOT = Path(os.environ.get("OCR_TRAIN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "train"))
 VALIDATION_SHARE = 10  # one image in ten (by name hash) is ours for validation
+# The crops packed by `python -m training.gpu_bundle`, for a machine without the sets beside it.
+PACKED_LINES = os.environ.get("OCR_REAL_LINES")
 
 
 def is_validation(image: str) -> bool:
@@ -66,6 +68,8 @@ def load_lines(split: str, charset: Charset, root: Path = TRAIN_ROOT) -> list[Re
     A line whose text the charset cannot say in full is left out rather than
     taught with characters missing.
     """
+    if PACKED_LINES and root == TRAIN_ROOT:
+        return _packed_lines(split, Path(PACKED_LINES))
     want_val = split == "val"
     out: list[RealLine] = []
     for name, rec in records(root):
@@ -89,6 +93,14 @@ def load_lines(split: str, charset: Charset, root: Path = TRAIN_ROOT) -> list[Re
                 continue
             out.append(RealLine(crop, said, rec.get("kind") == "receipt", name))
     return out
+
+
+def _packed_lines(split: str, path: Path) -> list[RealLine]:
+    import pickle
+
+    with open(path, "rb") as f:
+        rows = pickle.load(f).get(split, [])  # a bundle may carry the training split alone
+    return [RealLine(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE), text, case, source) for png, text, case, source in rows]
 
 
 def summary(lines: list[RealLine]) -> dict[str, int]:

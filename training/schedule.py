@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 
 import torch
 
@@ -19,6 +20,12 @@ def parser(doc: str, val_minutes: float, lr: float | None) -> argparse.ArgumentP
         default=lr,
         help="learning rate" + ("" if lr else " (default: the script's own for a new run, the saved one on resume)"),
     )
+    p.add_argument(
+        "--anneal",
+        action="store_true",
+        help="cosine learning rate from --lr down to --lr/50 over --minutes, instead of halving it on stalls "
+        "(for a fixed budget known in advance, such as a lent GPU's few minutes)",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch threads (use 1 when sharing the CPU)")
     p.add_argument("--workers", type=int, default=1, help="data-generating processes")
     p.add_argument("--seed", type=int, default=1)
@@ -32,6 +39,14 @@ def parse_and_train(p: argparse.ArgumentParser, train) -> None:
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     train(args)
+
+
+def anneal(opt: torch.optim.Optimizer, peak: float, progress: float) -> None:
+    """Cosine from ``peak`` at ``progress`` 0 to ``peak``/50 at 1."""
+    floor = peak / 50
+    lr = floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
+    for g in opt.param_groups:
+        g["lr"] = lr
 
 
 def decay_on_stall(state: dict, opt: torch.optim.Optimizer, patience: int) -> None:
