@@ -1,5 +1,11 @@
-# The image both the API and the workers run (docker-compose.yml). CPU-only PyTorch.
+# The image both the API and the workers run (docker-compose.yml). CPU-only PyTorch by default;
+# the GPU workers' image (compose profile "gpu") is built with --build-arg TORCH_INDEX=<a CUDA index>,
+# e.g. https://download.pytorch.org/whl/cu128: the CUDA wheel brings its CUDA libraries, the host's
+# NVIDIA driver comes in through the NVIDIA container runtime.
 FROM python:3.11-slim
+
+ARG TORCH_VERSION=2.13.0
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -12,8 +18,9 @@ RUN apt-get update \
 
 WORKDIR /app
 
-# torch alone and first, pinned, from the CPU index: the default wheel drags in GBs of CUDA.
-RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+# torch alone and first, pinned, from the CPU index unless TORCH_INDEX names a CUDA one: the
+# default wheel drags in GBs of CUDA.
+RUN pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX}"
 # The API's and the worker's dependencies at the locked versions, in a layer of their own that
 # only pyproject.toml and the lock invalidate: the project's metadata is all pip needs for them.
 COPY pyproject.toml requirements.lock ./

@@ -92,6 +92,12 @@ class Settings:
     # ONNX graphs exported from models/ (pipeline/onnx_models.py). Not under OCR_DATA_DIR: they are named
     # by content, so every data directory (each test run has its own) shares them.
     model_cache_dir: Path = REPO_ROOT / "var" / "model-cache"
+    # the recognizer's graph with its matrix products and LSTMs in int8 (dynamic quantisation; its
+    # convolutions stay float: ONNX Runtime's ConvInteger ran them 2x slower)
+    onnx_int8: bool = True
+    # pages a worker process reads together through Pipeline.run_pages (worker/batching.py);
+    # 0 = by device: 8 on a CUDA GPU, 1 (page by page) on the CPU
+    worker_batch: int = 0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -142,6 +148,8 @@ class Settings:
             max_decoded_bytes=_int("OCR_MAX_DECODED_BYTES", 1024 * 1024 * 1024),
             runtime=_str("OCR_RUNTIME", "auto"),
             model_cache_dir=Path(_str("OCR_MODEL_CACHE", str(REPO_ROOT / "var" / "model-cache"))),
+            onnx_int8=_bool("OCR_ONNX_INT8", True),
+            worker_batch=_int("OCR_WORKER_BATCH", 0),
         )
 
 

@@ -112,11 +112,13 @@ def _run_page(task, page_id: int) -> None:
     except Exception as exc:
         _retry_if_transient(task, ctx, exc)
         outcome = page_runner.give_up(ctx, page_id, error_record(exc, context=f"page {page_id}"))
+    # This page's job, and the jobs that pages read in the same batch (worker/batching.py) completed.
+    finished = dict.fromkeys(([outcome.job_id] if outcome.finish else []) + outcome.also_finish)
+    patience = ctx.settings.enqueue_patience
+    for job_id in finished:
+        _send(ctx, f"Finish of job {job_id}", lambda j=job_id: enqueue(ctx.celery, FINISH_JOB, j, patience=patience))
     if outcome.retry_in is not None:
         raise task.retry(exc=outcome.retry_error, countdown=outcome.retry_in, max_retries=None)
-    if outcome.finish:
-        patience = ctx.settings.enqueue_patience
-        _send(ctx, f"Finish of job {outcome.job_id}", lambda: enqueue(ctx.celery, FINISH_JOB, outcome.job_id, patience=patience))
 
 
 def _finish_limits() -> tuple[int, int]:
