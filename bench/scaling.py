@@ -32,8 +32,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.submit_load import DEFAULT_POSTGRES, Child, database, migrate_and_make_key, start_api, start_redis
-from core.settings import REPO_ROOT
+from bench.submit_load import DEFAULT_POSTGRES, Child, database, migrate_and_make_key, stack_env, start_api, start_redis
 
 QUEUES = "ocr.finish,ocr.jobs,ocr.pages"
 TERMINAL = {"succeeded", "partial_success", "failed", "cancelled"}
@@ -221,18 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         api = None
         try:
             with database("postgres", workdir, args.postgres_url) as database_url:
-                env = {
-                    **os.environ,
-                    "OCR_DATABASE_URL": database_url,
-                    "OCR_BROKER_URL": broker,
-                    "OCR_BROKER_KEY_PREFIX": "",
-                    "OCR_DATA_DIR": str(workdir / "data"),
-                    "OCR_STORAGE_URL": f"file://{workdir / 'data' / 'storage'}",
-                    "OCR_TORCH_THREADS": "1",
-                    "OCR_API_WORKERS": "1",
-                    "OCR_DEFAULT_RATE_LIMIT": "0",
-                    "PYTHONPATH": str(REPO_ROOT),
-                }
+                env = stack_env(
+                    database_url, broker, workdir, OCR_TORCH_THREADS="1", OCR_API_WORKERS="1", OCR_DEFAULT_RATE_LIMIT="0"
+                )
                 key = migrate_and_make_key(env)
                 api, port = start_api(env, workdir)
                 client = OcrClient(f"http://127.0.0.1:{port}", key, timeout=60.0)

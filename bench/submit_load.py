@@ -429,6 +429,20 @@ class BackendResult:
         return bool(self.missing_in_database or self.missing_in_queue or self.twice)
 
 
+def stack_env(database_url: str, broker: str, workdir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a stack started for one benchmark run: its own database, broker and data."""
+    return {
+        **os.environ,
+        "OCR_DATABASE_URL": database_url,
+        "OCR_BROKER_URL": broker,
+        "OCR_BROKER_KEY_PREFIX": "",
+        "OCR_DATA_DIR": str(workdir / "data"),
+        "OCR_STORAGE_URL": f"file://{workdir / 'data' / 'storage'}",
+        "PYTHONPATH": str(REPO_ROOT),
+        **extra,
+    }
+
+
 def run_backend(backend: str, args: argparse.Namespace) -> BackendResult:
     result = BackendResult(backend)
     run = uuid.uuid4().hex[:8]
@@ -438,15 +452,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> BackendResult:
         api = None
         try:
             with database(backend, workdir, args.postgres_url) as database_url:
-                env = {
-                    **os.environ,
-                    "OCR_DATABASE_URL": database_url,
-                    "OCR_BROKER_URL": broker,
-                    "OCR_BROKER_KEY_PREFIX": "",
-                    "OCR_DATA_DIR": str(workdir / "data"),
-                    "OCR_STORAGE_URL": f"file://{workdir / 'data' / 'storage'}",
-                    "PYTHONPATH": str(REPO_ROOT),
-                }
+                env = stack_env(database_url, broker, workdir)
                 key = migrate_and_make_key(env)
                 api, port = start_api(env, workdir)
                 try:
