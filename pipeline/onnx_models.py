@@ -32,7 +32,7 @@ from pipeline.runtime import OnnxNetwork, inference_threads
 
 # What pipeline.export_onnx writes for a model; bump it when that changes (inputs, outputs, opset, the
 # readout around the CRNN), so graphs exported the old way are never used again.
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2  # 2: the class bias folded into the output layer's, the best class's probability gathered
 
 log = logging.getLogger(__name__)
 

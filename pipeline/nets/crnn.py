@@ -42,13 +42,26 @@ class CrnnNet(nn.Module):
         else:
             self.head = nn.Linear(2 * cfg.hidden, cfg.num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, 1, 32, W) -> logits (T, B, C) with T = W // 4."""
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, 1, 32, W) -> per-step features (T, B, 2*hidden) with T = W // 4."""
         f = self.cnn(x)  # (B, C4, h, T), h is 3 after the (2,1) kernel with padding (1,0)
         f = f.mean(dim=2)  # (B, C4, T): pool the remaining rows
         f = f.permute(2, 0, 1)  # (T, B, C4): sequence first for the LSTM
         f, _ = self.rnn(f)  # (T, B, 2*hidden)
-        return self.head(f)  # (T, B, num_classes)
+        return f
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, 1, 32, W) -> logits (T, B, C) with T = W // 4."""
+        return self.head(self.encode(x))  # (T, B, num_classes)
+
+    def logits_with_bias(self, x: torch.Tensor, class_bias: torch.Tensor) -> torch.Tensor:
+        """forward(x) + class_bias, with class_bias folded into the output layer's own (C,) bias: one
+        (T, B, C) addition instead of two, on the widest tensor of the net."""
+        f = self.encode(x)
+        last = self.head[-1] if isinstance(self.head, nn.Sequential) else self.head
+        if isinstance(self.head, nn.Sequential):
+            f = self.head[:-1](f)  # (T, B, head_rank)
+        return nn.functional.linear(f, last.weight, last.bias + class_bias.to(last.bias.dtype))  # (T, B, C)
 
 
 class CrnnReadout(nn.Module):
@@ -65,8 +78,13 @@ class CrnnReadout(nn.Module):
         self.net = net
 
     def forward(self, x: torch.Tensor, class_bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # A whole softmax, then its maximum: ONNX Runtime's Softmax is vectorised, while exp(top - logsumexp)
-        # ran its slow generic ReduceLogSumExp (a quarter of the CRNN's time on a page).
-        probs = torch.softmax(self.net(x).float() + class_bias, dim=2)  # (T, B, C)
-        prob, best = probs.max(dim=2)  # (T, B)
+        if isinstance(self.net, CrnnNet):
+            logits = self.net.logits_with_bias(x, class_bias).float()  # (T, B, C)
+        else:
+            logits = self.net(x).float() + class_bias
+        # A whole softmax, then the best class's entry: ONNX Runtime's Softmax is vectorised, while
+        # exp(top - logsumexp) ran its slow generic ReduceLogSumExp (a quarter of the CRNN's time on a
+        # page); gathering the best entry reads T*B values where a second max over the classes read T*B*C.
+        best = logits.argmax(dim=2)  # (T, B)
+        prob = torch.softmax(logits, dim=2).gather(2, best.unsqueeze(2)).squeeze(2)  # (T, B)
         return best, prob
