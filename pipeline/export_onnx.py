@@ -23,6 +23,7 @@ import numpy as np
 from core.errors import ModelError
 from core.settings import get_settings
 from pipeline.onnx_models import graph_path, quantised
+from pipeline.runtime import QUANTISED_KEY
 
 SHIPPED = ("orientation", "ctpn", "crnn_mix")  # what pipeline.pipeline.build_pipeline loads
 OPSET = 17
@@ -111,6 +112,15 @@ def _check(module, path: Path, checks, output_names, tolerance: float = TOLERANC
     return worst
 
 
+def _mark_quantised(path: Path) -> None:
+    """Say in the graph's metadata that it is int8 (runtime.OnnxNetwork.quantised reads it)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    onnx.helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props}, QUANTISED_KEY: "int8"})
+    onnx.save(model, str(path))
+
+
 def _quantise(module, tmp: Path, checks, output_names) -> float:
     """``tmp`` replaced by its int8 form (INT8_OPS), checked against torch; the largest difference."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -118,6 +128,7 @@ def _quantise(module, tmp: Path, checks, output_names) -> float:
     quant = tmp.with_name(tmp.name + ".int8")
     try:
         quantize_dynamic(str(tmp), str(quant), weight_type=QuantType.QInt8, op_types_to_quantize=INT8_OPS)
+        _mark_quantised(quant)
         diff = _check(module, quant, checks, output_names, INT8_TOLERANCE, INT8_AGREEMENT)
         quant.replace(tmp)
     finally:

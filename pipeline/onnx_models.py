@@ -32,7 +32,8 @@ from pipeline.runtime import OnnxNetwork, inference_threads
 
 # What pipeline.export_onnx writes for a model; bump it when that changes (inputs, outputs, opset, the
 # readout around the CRNN), so graphs exported the old way are never used again.
-EXPORT_FORMAT = 2  # 2: the class bias folded into the output layer's, the best class's probability gathered
+# 2: the class bias folded into the output layer's, the best class's probability gathered; 3: int8 graphs say so
+EXPORT_FORMAT = 3
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,9 @@ def graph_path(model_dir: Path, name: str, cache_dir: Path, int8: bool | None = 
     card_bytes, card = read_card_bytes(model_dir, name)
     _, weights_sha = checked_weights(model_dir, name, card)
     q = quantised(card, int8)
-    key = hashlib.sha256(b"%d\n%s\n%s%s" % (EXPORT_FORMAT, weights_sha.encode(), card_bytes, b"\nint8" if q else b"")).hexdigest()[:24]
+    key = hashlib.sha256(
+        b"%d\n%s\n%s%s" % (EXPORT_FORMAT, weights_sha.encode(), card_bytes, b"\nint8" if q else b"")
+    ).hexdigest()[:24]
     return card, Path(cache_dir) / "onnx" / f"{name}-{'int8-' if q else ''}{key}.onnx"
 
 

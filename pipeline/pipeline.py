@@ -271,9 +271,14 @@ class Pipeline:
         work.groups = [range(end - len(block), end) for block, end in zip(in_blocks, ends, strict=True)]
 
     def _recognize(self, works: list[_PageWork], raise_errors: bool) -> None:
-        """Crops of every page's lines, read in one recognizer call (page by page if that fails)."""
+        """Crops of every page's lines, read in one recognizer call (page by page if that fails, or
+        when the recognizer reads pages apart: an int8 graph)."""
         clock = time.perf_counter()
         works = _each_page(works, self._crop, raise_errors)
+        if getattr(self.recognizer, "reads_pages_apart", False):
+            _each_page(works, self._read, raise_errors)
+            _share(works, "recognition", time.perf_counter() - clock)
+            return
         crops = [crop for work in works for crop in work.crops]
         try:
             recognitions = self.recognizer(crops) if crops else []

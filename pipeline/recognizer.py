@@ -148,6 +148,9 @@ class CrnnRecognizer:
         self.class_bias = np.where(mask, 0.0, -np.inf).astype(np.float32)
         self.max_batch = max_batch
         self.max_frames = max_frames
+        # An int8 graph scales each batch's activations together: one page's lines must not share
+        # batches with another page's, or a page would read differently beside other pages.
+        self.reads_pages_apart = bool(getattr(self.network, "quantised", False))
 
     def best_path(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Stacked lines (B, 32, W) -> best class (T, B) and its softmax probability (T, B)."""

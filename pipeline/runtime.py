@@ -78,10 +78,15 @@ def inference_threads() -> int:
     return _threads if _threads is not None else get_settings().torch_threads
 
 
+QUANTISED_KEY = "quantised"  # graph metadata that pipeline.export_onnx writes on an int8 graph
+
+
 class OnnxNetwork:
     """An exported network in an ONNX Runtime CPU session: numpy inputs -> list of numpy outputs.
 
     ``cfg`` is the architecture config from the model card, as an ``nn.Module`` of ours has it.
+    ``quantised``: an int8 graph, whose activations are quantised with one scale per call, so
+    what it computes for one input depends a little on the others in the batch.
     """
 
     def __init__(self, path: Path, cfg=None, threads: int | None = None):
@@ -96,6 +101,7 @@ class OnnxNetwork:
         self.cfg = cfg
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
+        self.quantised = self.session.get_modelmeta().custom_metadata_map.get(QUANTISED_KEY) == "int8"
 
     def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
         return self.session.run(None, dict(zip(self.input_names, inputs, strict=True)))

@@ -109,6 +109,9 @@ def test_the_int8_recognizer_reads_real_lines_as_the_float_one_does(built, page)
     int8 = load_onnx_model("crnn_mix", model_dir, cache, 2, int8=True)
     assert "int8" in int8.net.path.name and int8.net.path != models["crnn_mix"].net.path
     assert int8.net.path.stat().st_size < 0.6 * models["crnn_mix"].net.path.stat().st_size
+    # the graph says it is int8, so Pipeline.run_pages reads each page's lines in batches of their own
+    assert int8.net.quantised and not models["crnn_mix"].net.quantised
+    assert CrnnRecognizer(int8.net, int8.charset).reads_pages_apart
     gray = to_gray(page.image())
     crops = [crop_line(gray, line.polygon) for line in page.lines]
     got = CrnnRecognizer(int8.net, int8.charset)(crops)
