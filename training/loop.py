@@ -134,7 +134,9 @@ def fit(
             return
 
 
-def _validate(v: Validation, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict, run: Path, decay: bool = True) -> None:
+def _validate(
+    v: Validation, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict, run: Path, decay: bool = True
+) -> None:
     metrics = v.evaluate()
     model.train()
     improved = keep_best(

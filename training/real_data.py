@@ -100,7 +100,10 @@ def _packed_lines(split: str, path: Path) -> list[RealLine]:
 
     with open(path, "rb") as f:
         rows = pickle.load(f).get(split, [])  # a bundle may carry the training split alone
-    return [RealLine(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE), text, case, source) for png, text, case, source in rows]
+    return [
+        RealLine(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE), text, case, source)
+        for png, text, case, source in rows
+    ]
 
 
 def summary(lines: list[RealLine]) -> dict[str, int]:
