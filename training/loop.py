@@ -116,9 +116,9 @@ def fit(
     start = time.time()
     last_val = last_log = start
     budget = args.minutes * 60
-    peak = opt.param_groups[0]["lr"]
+    annealing, peak = getattr(args, "anneal", False), opt.param_groups[0]["lr"]
     for batch in stream:
-        if getattr(args, "anneal", False):
+        if annealing:
             anneal(opt, peak, (time.time() - start) / budget)
         step(batch)
         now = time.time()
@@ -128,7 +128,7 @@ def fit(
         done = now - start >= budget
         if now - last_val >= args.val_minutes * 60 or done:
             state["seconds"] += now - last_val
-            _validate(validation, model, opt, state, run, decay=not getattr(args, "anneal", False))
+            _validate(validation, model, opt, state, run, decay=not annealing)
             last_val = now
         if done:
             return

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,8 +97,6 @@ def load_lines(split: str, charset: Charset, root: Path = TRAIN_ROOT) -> list[Re
 
 
 def _packed_lines(split: str, path: Path) -> list[RealLine]:
-    import pickle
-
     with open(path, "rb") as f:
         rows = pickle.load(f).get(split, [])  # a bundle may carry the training split alone
     return [

@@ -57,10 +57,10 @@ class CrnnNet(nn.Module):
     def logits_with_bias(self, x: torch.Tensor, class_bias: torch.Tensor) -> torch.Tensor:
         """forward(x) + class_bias, with class_bias folded into the output layer's own (C,) bias: one
         (T, B, C) addition instead of two, on the widest tensor of the net."""
+        *body, last = self.head if isinstance(self.head, nn.Sequential) else (self.head,)
         f = self.encode(x)
-        last = self.head[-1] if isinstance(self.head, nn.Sequential) else self.head
-        if isinstance(self.head, nn.Sequential):
-            f = self.head[:-1](f)  # (T, B, head_rank)
+        for layer in body:
+            f = layer(f)  # (T, B, head_rank) for a factored head
         return nn.functional.linear(f, last.weight, last.bias + class_bias.to(last.bias.dtype))  # (T, B, C)
 
 
