@@ -58,6 +58,7 @@ class CtpnDetector:
         line_nms: float = 0.3,
         side_refinement: bool = True,
         fill_threshold: float | None = None,
+        fill_ends: bool = False,
         batch_size: int = 8,
     ):
         self.net = net
@@ -65,7 +66,8 @@ class CtpnDetector:
         self.device = device
         self.network = as_network(net, device)
         self.score_threshold = score_threshold
-        # proposals between fill_threshold and score_threshold may only fill gaps inside lines
+        # proposals between fill_threshold and score_threshold may only fill gaps inside lines,
+        # or with fill_ends also carry a line on past its last confident proposal
         self.fill_threshold = fill_threshold
         self.proposal_nms = proposal_nms
         self.line_options = dict(
@@ -75,6 +77,7 @@ class CtpnDetector:
             min_proposals=min_proposals,
             strong_score=strong_score,
             seed_score=score_threshold if fill_threshold is not None else None,
+            fill_ends=fill_ends,
         )
         self.line_nms = line_nms
         self.side_refinement = side_refinement
@@ -83,7 +86,16 @@ class CtpnDetector:
     def from_card(cls, net, card: dict, device="cpu") -> CtpnDetector:
         """The detector with the post-processing settings its model card ships (chosen in validation)."""
         options = card.get("postprocess", {})
-        known = {"score_threshold", "proposal_nms", "max_gap", "min_overlap", "line_nms", "strong_score", "fill_threshold"}
+        known = {
+            "score_threshold",
+            "proposal_nms",
+            "max_gap",
+            "min_overlap",
+            "line_nms",
+            "strong_score",
+            "fill_threshold",
+            "fill_ends",
+        }
         if not isinstance(options, dict) or set(options) - known:
             raise ModelError(f"ctpn model card: postprocess must be an object with keys among {sorted(known)}")
         return cls(net, device, **options)

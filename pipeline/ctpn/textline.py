@@ -134,6 +134,7 @@ def build_lines(
     min_proposals: int = 2,
     strong_score: float = 0.9,
     seed_score: float | None = None,
+    fill_ends: bool = False,
     image_size: tuple[int, int] | None = None,
 ) -> list[DetectedLine]:
     """Proposals (N, 4) x0, y0, x1, y1 with scores (N,) and optional side offsets (N,) -> lines.
@@ -143,7 +144,11 @@ def build_lines(
     below it only fill in: a line needs ``min_proposals`` seeds at or above it,
     and the weak proposals beyond its outermost seeds are dropped, so a faint
     stretch inside a line joins it but faint ink beside a line does not make one.
-    ``image_size`` (width, height) clips the polygons. Lines come out ordered by
+    With ``fill_ends`` the weak proposals linked beyond the outermost seeds stay
+    too: a line still needs its seeds, but where the network's confidence fades
+    towards the end of a line (a run of clean text it half-recognises, often for
+    a hundred pixels and more) the line keeps its end instead of being cut where
+    the scores first dip under ``seed_score``. ``image_size`` (width, height) clips the polygons. Lines come out ordered by
     the index of their leftmost proposal.
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -155,7 +160,7 @@ def build_lines(
     strong = np.ones(len(boxes), dtype=bool)
     if seed_score is not None:
         strong = scores >= seed_score
-        inside = _between_seeds(boxes, strong, chains)
+        inside = np.ones(len(boxes), dtype=bool) if fill_ends else _between_seeds(boxes, strong, chains)
         boxes, scores, chains, strong = boxes[inside], scores[inside], chains[inside], strong[inside]
         if sides is not None:
             sides = np.asarray(sides)[inside]

@@ -124,6 +124,9 @@ def test_detector_takes_its_threshold_from_the_model_card():
     assert CtpnDetector.from_card(net, {}).score_threshold == CtpnDetector(net).score_threshold
     filling = CtpnDetector.from_card(net, {"postprocess": {"score_threshold": 0.4, "fill_threshold": 0.2}})
     assert filling.fill_threshold == 0.2 and filling.line_options["seed_score"] == 0.4
+    assert filling.line_options["fill_ends"] is False
+    extending = CtpnDetector.from_card(net, {"postprocess": {"fill_threshold": 0.2, "fill_ends": True}})
+    assert extending.line_options["fill_ends"] is True
     assert CtpnDetector(net).line_options["seed_score"] is None
 
 

@@ -150,3 +150,14 @@ def test_weak_proposals_beyond_the_seeds_or_without_seeds_make_no_line():
     lines = build_lines(boxes, scores, seed_score=0.5)
     assert [polygon(ln) for ln in lines] == [[[16, 10], [64, 10], [64, 30], [16, 30]]]
     assert lines[0].num_proposals == 3
+
+
+def test_with_fill_ends_weak_proposals_carry_a_line_on_but_make_none_alone():
+    line_boxes = props([0, 16, 32, 48, 64, 80], 10, 30)
+    line_scores = np.array([0.2, 0.9, 0.9, 0.2, 0.2, 0.2])  # confidence fades towards the end
+    faint = props([0, 16, 32], 50, 70)  # a faint line of its own still makes nothing
+    boxes = np.concatenate([line_boxes, faint])
+    scores = np.concatenate([line_scores, np.full(3, 0.2)])
+    lines = build_lines(boxes, scores, seed_score=0.5, fill_ends=True)
+    assert [polygon(ln) for ln in lines] == [[[0, 10], [96, 10], [96, 30], [0, 30]]]
+    assert lines[0].num_proposals == 6

@@ -7,7 +7,7 @@ from core.settings import REPO_ROOT
 from pipeline.detector import CtpnDetector
 from pipeline.models import get_model
 from pipeline.pipeline import get_pipeline
-from training.tune_postprocess import GRID, Outcome, score, scored_pages, with_detector, write_card
+from training.tune_postprocess import GRID, Outcome, choose, score, scored_pages, with_detector, write_card
 
 
 def test_each_setting_runs_the_whole_pipeline_on_scored_pages():
@@ -32,3 +32,15 @@ def test_the_choice_goes_into_the_card_and_the_detector_reads_it(tmp_path):
     assert card["metrics"]["postprocess_choice"]["pages"].startswith("training.debian_pdfs.VALIDATION_PDFS")
     detector = CtpnDetector.from_card(get_model("ctpn", "cpu", tmp_path).net, card)
     assert detector.fill_threshold == 0.2 and detector.line_options["max_gap"] == 64.0
+
+
+def test_the_choice_is_the_lowest_cer_that_keeps_the_line_hmean():
+    from bench.metrics import CerCount, DetectionCount
+
+    def outcome(name, distance, matched):
+        return Outcome({"name": name}, CerCount(distance, 1000), DetectionCount(matched, 1000, 1000))
+
+    merging = outcome("merges columns", 10, 750)  # lowest CER, but its boxes run into the next column
+    careful = outcome("careful", 12, 820)
+    best_boxes = outcome("best boxes", 20, 825)
+    assert choose([merging, careful, best_boxes]) is careful
