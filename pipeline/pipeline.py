@@ -20,6 +20,8 @@ from core.settings import get_settings
 from pipeline.detector import CtpnDetector
 from pipeline.draw import draw_detections
 from pipeline.geometry import PageGeometry
+from pipeline.leftovers import FOUND_BY as LEFTOVER
+from pipeline.leftovers import Leftovers
 from pipeline.orientation import OrientationClassifier
 from pipeline.preprocess import PreparedPage, Preprocessor, TextScale
 from pipeline.reading_order import ReadingOrder
@@ -135,18 +137,32 @@ class Pipeline:
     ``preprocessor(gray, angle) -> PreparedPage``,
     ``detector(working) -> [DetectedLine]``, ``text_scale([line height]) -> zoom``
     (a zoom above 1 prepares and detects the page again, larger),
+    ``leftovers(working, [DetectedLine]) -> [DetectedLine]`` (candidates for text the
+    detector left out, kept after recognition only when ``leftovers.keep(text, confidence)``;
+    ``leftovers=False`` turns the stage off),
     ``reading_order.blocks(boxes) -> [[index]]`` (blocks of lines in reading order),
     ``recognizer([crop]) -> [Recognition]``; words are placed from each Recognition's
     CTC alignment (pipeline/words.py).
     """
 
-    def __init__(self, orientation, preprocessor, detector, recognizer, reading_order=None, lang: str = "mix", text_scale=None):
+    def __init__(
+        self,
+        orientation,
+        preprocessor,
+        detector,
+        recognizer,
+        reading_order=None,
+        lang: str = "mix",
+        text_scale=None,
+        leftovers=None,
+    ):
         self.orientation = orientation
         self.preprocessor = preprocessor
         self.detector = detector
         self.recognizer = recognizer
         self.reading_order = reading_order or ReadingOrder()
         self.text_scale = text_scale or TextScale()
+        self.leftovers = Leftovers() if leftovers is None else leftovers
         self.lang = lang
 
     def run_page(self, image: Image.Image | np.ndarray, page_number: int = 1, detect_orientation: bool = True) -> Page:
@@ -251,6 +267,8 @@ class Pipeline:
         again = [w for w in _each_page(works, self._zoom, raise_errors) if w.zoomed]
         for work, detected in zip(again, self._detect_each(again, raise_errors), strict=True):
             work.detected = detected
+        if self.leftovers:
+            _each_page(works, self._add_leftovers, raise_errors)
         _each_page(works, self._in_reading_order, raise_errors)
         _share(works, "detection", time.perf_counter() - clock)
 
@@ -262,6 +280,10 @@ class Pipeline:
             if larger.geometry.working_size != work.prepared.geometry.working_size:
                 work.prepared = larger
                 work.zoomed = True
+
+    def _add_leftovers(self, work: _PageWork) -> None:
+        """Candidate lines of ink the detector left out; ``_assemble`` keeps those that read as text."""
+        work.detected = work.detected + self.leftovers(work.prepared.working, work.detected)
 
     def _in_reading_order(self, work: _PageWork) -> None:
         """The recognizer is handed the lines in reading order, block after block."""
@@ -306,8 +328,8 @@ class Pipeline:
         detected, recognitions, crops, frames = work.detected, work.recognitions, work.crops, work.frames
         blocks = []
         for group in work.groups:
+            group = [i for i in group if recognitions[i].text.strip() and self._kept(detected[i], recognitions[i])]
             lines = [self._line(detected[i], recognitions[i], crops[i], frames[i], geometry) for i in group]
-            lines = [line for line in lines if line.text.strip()]
             if lines:
                 x0, y0 = np.min([detected[i].bbox[:2] for i in group], axis=0)
                 x1, y1 = np.max([detected[i].bbox[2:] for i in group], axis=0)
@@ -325,6 +347,9 @@ class Pipeline:
             timings=work.timings,
             warnings=[] if blocks else [NO_TEXT],
         )
+
+    def _kept(self, det, rec: Recognition) -> bool:
+        return det.found_by != LEFTOVER or self.leftovers.keep(rec.text, rec.confidence)
 
     @staticmethod
     def _line(det, rec: Recognition, crop: np.ndarray, frame: LineFrame | None, geometry: PageGeometry) -> Line:

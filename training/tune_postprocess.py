@@ -62,7 +62,9 @@ def scored_pages(dpi: int = DPI) -> list[tuple[Image.Image, list[TextLine]]]:
 
 def with_detector(base: Pipeline, options: dict) -> Pipeline:
     detector = CtpnDetector(base.detector.net, base.detector.device, **options)
-    return Pipeline(base.orientation, base.preprocessor, detector, base.recognizer, base.reading_order, base.lang)
+    return Pipeline(
+        base.orientation, base.preprocessor, detector, base.recognizer, base.reading_order, base.lang, leftovers=base.leftovers
+    )
 
 
 def score(pipeline: Pipeline, pages, options: dict) -> Outcome:

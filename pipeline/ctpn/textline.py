@@ -31,6 +31,7 @@ class DetectedLine:
     polygon: np.ndarray  # (4, 2) float32: top-left, top-right, bottom-right, bottom-left (clockwise), working pixels
     score: float  # mean text score of the line's proposals
     num_proposals: int
+    found_by: str = "detector"  # or pipeline.leftovers.FOUND_BY: ink the detector left out
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
