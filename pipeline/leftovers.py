@@ -12,6 +12,11 @@ rest, and ``keep`` accepts a candidate only when it reads as text with high
 confidence: a stamp, a checkbox or a speck reads as a low-confidence guess and
 is dropped.
 
+The settings were checked on our validation data only (training.debian_pdfs'
+validation PDFs and our split of FUNSD and SROIE): confidence 0.75/0.92, ink offset
+15/40, taller or wider glyphs all moved page CER by under 0.3 points; joining glyphs
+up to one line height apart (instead of 0.6) was a little better on all three.
+
 Pages where the detector found too few lines to know the text height (photos,
 blank pages) get no candidates, and so do pages whose leftover ink breaks into
 too many pieces (texture, halftone) for glyphs to be told from noise.
@@ -49,7 +54,7 @@ class Leftovers:
     min_height: float = 0.45  # a component's height, in median line heights
     max_height: float = 1.2
     max_width: float = 3.0  # a glyph is not much wider than a line is tall
-    max_gap: float = 0.6  # between two glyphs of one candidate, in median line heights
+    max_gap: float = 1.0  # between two glyphs of one candidate, in median line heights (word spaces too)
     max_components: int = 1500  # more leftover pieces than this: texture, not text
     max_candidates: int = 60
     min_confidence: float = 0.85
