@@ -17,6 +17,7 @@ from PIL import Image
 
 from core.errors import InputError, InvalidOption, ResourceExhausted
 from core.settings import get_settings
+from pipeline.ctc import line_confidence
 from pipeline.detector import CtpnDetector
 from pipeline.draw import draw_detections
 from pipeline.geometry import PageGeometry
@@ -28,12 +29,15 @@ from pipeline.reading_order import ReadingOrder
 from pipeline.recognizer import CrnnRecognizer, LineFrame, Recognition, line_frame, warp_line
 from pipeline.result import Block, Document, Line, Page, Word, bbox_of
 from pipeline.runtime import resolve_runtime
-from pipeline.words import place_words
+from pipeline.words import PlacedWord, place_words, split_at_gaps
 
 # The mixed recognizer reads English better than the English-only one, which has seen far
 # fewer lines: CER 1.3% vs 2.4% on the lines of training.debian_pdfs.VALIDATION_PDFS' English
 # spec at 200 DPI. crnn_en stays in models/ as the stage the mixed model was warm-started from.
 RECOGNIZERS = {"mix": "crnn_mix", "zh": "crnn_mix", "en": "crnn_mix"}
+# A detected line is split where a blank between two of its words is wider than this many line
+# heights: form labels and their values, table cells chained into one line (see Pipeline._lines).
+SPLIT_GAP = 2.0
 NO_TEXT = "no text found"
 
 
@@ -155,6 +159,7 @@ class Pipeline:
         lang: str = "mix",
         text_scale=None,
         leftovers=None,
+        split_gap: float | None = SPLIT_GAP,
     ):
         self.orientation = orientation
         self.preprocessor = preprocessor
@@ -163,6 +168,7 @@ class Pipeline:
         self.reading_order = reading_order or ReadingOrder()
         self.text_scale = text_scale or TextScale()
         self.leftovers = Leftovers() if leftovers is None else leftovers
+        self.split_gap = split_gap
         self.lang = lang
 
     def run_page(self, image: Image.Image | np.ndarray, page_number: int = 1, detect_orientation: bool = True) -> Page:
@@ -329,7 +335,7 @@ class Pipeline:
         blocks = []
         for group in work.groups:
             group = [i for i in group if recognitions[i].text.strip() and self._kept(detected[i], recognitions[i])]
-            lines = [self._line(detected[i], recognitions[i], crops[i], frames[i], geometry) for i in group]
+            lines = [line for i in group for line in self._lines(detected[i], recognitions[i], crops[i], frames[i], geometry)]
             if lines:
                 x0, y0 = np.min([detected[i].bbox[:2] for i in group], axis=0)
                 x1, y1 = np.max([detected[i].bbox[2:] for i in group], axis=0)
@@ -351,22 +357,45 @@ class Pipeline:
     def _kept(self, det, rec: Recognition) -> bool:
         return det.found_by != LEFTOVER or self.leftovers.keep(rec.text, rec.confidence)
 
-    @staticmethod
-    def _line(det, rec: Recognition, crop: np.ndarray, frame: LineFrame | None, geometry: PageGeometry) -> Line:
+    def _lines(self, det, rec: Recognition, crop: np.ndarray, frame: LineFrame | None, geometry: PageGeometry) -> list[Line]:
+        """The detected line as read, or several lines where its words lie far apart (``split_gap``)."""
         polygon = _page_points(geometry.working_to_original(det.polygon.astype(np.float64)), geometry)
-        words = []
+        placed = []
         if frame is not None:
-            for placed in place_words(rec.text, rec.char_confidences, rec.char_frames, rec.px_per_frame, crop, frame.band):
-                x0, y0, x1, y1 = placed.box
-                upright = frame.to_upright([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
-                word_polygon = _page_points(geometry.upright_to_original(upright), geometry)
-                words.append(Word(rec.text[placed.first : placed.end], placed.confidence, word_polygon, bbox_of(word_polygon)))
+            placed = place_words(rec.text, rec.char_confidences, rec.char_frames, rec.px_per_frame, crop, frame.band)
+        runs = [placed]
+        if self.split_gap is not None and len(placed) > 1:
+            runs = split_at_gaps(placed, frame.band[1] - frame.band[0], self.split_gap)
+        if len(runs) == 1:
+            return [self._line(rec.text, rec.char_confidences, rec.confidence, polygon, placed, frame, geometry)]
+        out = []
+        for run in runs:
+            first, end = run[0].first, run[-1].end
+            confidences = list(rec.char_confidences[first:end])
+            # the run's own stretch of the crop, between the detected line's top and bottom edges
+            x0, x1 = run[0].box[0], run[-1].box[2]
+            top, bottom = frame.band
+            corners = frame.to_upright([(x0, top), (x1, top), (x1, bottom), (x0, bottom)])
+            run_polygon = _page_points(geometry.upright_to_original(corners), geometry)
+            shifted = [PlacedWord(w.first - first, w.end - first, w.confidence, w.box) for w in run]
+            text = rec.text[first:end]
+            out.append(self._line(text, confidences, line_confidence(confidences), run_polygon, shifted, frame, geometry))
+        return out
+
+    @staticmethod
+    def _line(text, char_confidences, confidence, polygon, placed, frame, geometry: PageGeometry) -> Line:
+        words = []
+        for p in placed:
+            x0, y0, x1, y1 = p.box
+            upright = frame.to_upright([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+            word_polygon = _page_points(geometry.upright_to_original(upright), geometry)
+            words.append(Word(text[p.first : p.end], p.confidence, word_polygon, bbox_of(word_polygon)))
         return Line(
-            text=rec.text,
-            confidence=round(float(rec.confidence), 4),
+            text=text,
+            confidence=round(float(confidence), 4),
             polygon=polygon,
             bbox=bbox_of(polygon),
-            char_confidences=[round(float(c), 4) for c in rec.char_confidences],
+            char_confidences=[round(float(c), 4) for c in char_confidences],
             words=words,
         )
 

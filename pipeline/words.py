@@ -136,3 +136,17 @@ def place_words(
         confidence = line_confidence(confidences[first:end]) if confidences else 0.0
         out.append(PlacedWord(first, end, round(confidence, 4), box))
     return out
+
+
+def split_at_gaps(words: list[PlacedWord], line_height: float, max_gap: float) -> list[list[PlacedWord]]:
+    """Runs of words whose blank between one word's box and the next stays within ``max_gap``
+    line heights: a form's label and the value typed far to its right, or two table cells the
+    detector chained into one line, become separate lines."""
+    if not words:
+        return []
+    runs = [[words[0]]]
+    for prev, word in zip(words, words[1:], strict=False):
+        if word.box[0] - prev.box[2] > max_gap * line_height:
+            runs.append([])
+        runs[-1].append(word)
+    return runs
