@@ -10,7 +10,7 @@ import logging
 
 from flask import Flask
 
-from api import compat, dashboard, jobs, keys, ops, result_schema, web
+from api import compat, dashboard, jobs, keys, multipart, ops, result_schema, web
 from api.errors import register_error_handlers
 from api.services import Services
 from api.validation import register_input_checks
@@ -21,6 +21,7 @@ FORM_FIELDS_SLACK = 64 * 1024  # room for the form fields beside the files
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
+    multipart.install()  # uploads parsed without compiling patterns per request (api/multipart.py)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + FORM_FIELDS_SLACK
     app.json.ensure_ascii = False  # Chinese stays readable in JSON answers

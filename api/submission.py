@@ -11,8 +11,12 @@ sees its reference and keeps them. A job in the database always has its uploads.
 Then split_job is sent. If storage, the database or the broker cannot take their
 part the job is withdrawn and the client gets 503: nothing is half-accepted.
 
-One transaction rather than one per step: a submit is one commit (one WAL flush) and
-a few round trips to the database, which is most of what accepting a job costs.
+Submits arriving together share that work (group commit, api/group_commit.py): one thread
+per API process records every submit that queued up while its previous batch was being
+committed, in one transaction (one WAL flush, a few round trips however many jobs), then
+sends their split_job messages in one Redis push, then answers each request. A request
+is answered 202 only once its row is committed and its message is in Redis; a lone
+submit is a batch of one, recorded at once.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage, MultiDict
@@ -154,11 +158,17 @@ def parse_options(form: MultiDict) -> JobOptions:
 
 def check_quota(session: Session, caller: Caller) -> None:
     """Against the key's count in the database: ``caller`` may have been cached (api/auth.py)."""
-    if caller.quota_pages is None:
-        return
-    used = session.scalar(select(ApiKey.pages_used).where(ApiKey.id == caller.id))
-    if used is not None and used >= caller.quota_pages:
+    if over_quota(session, [caller]):
         raise QuotaExceeded(f"This key has used its quota of {caller.quota_pages} pages.")
+
+
+def over_quota(session: Session, callers: Sequence[Caller]) -> set[int]:
+    """The ids of those ``callers`` whose keys have used their page quota, by the database's counts."""
+    limits = {c.id: c.quota_pages for c in callers if c.quota_pages is not None}
+    if not limits:
+        return set()
+    used = session.execute(select(ApiKey.id, ApiKey.pages_used).where(ApiKey.id.in_(sorted(limits))))
+    return {key_id for key_id, pages in used if pages is not None and pages >= limits[key_id]}
 
 
 def find_by_token(svc: Services, caller: Caller, token: str | None) -> Job | None:
@@ -176,81 +186,164 @@ def submit(
     ``rejected`` are the request's files refused at upload: recorded on the job, so its status tells
     the client about them later too, and so the job ends partial_success however well the rest goes.
     A created job is returned as recorded, with its files, not loaded again from the database.
+
+    The job is recorded and its split_job sent by the process's group commit (``svc.submits``,
+    record_and_send): this returns once the job's row is committed and its message is in Redis.
     """
+    if options.callback_url is not None:
+        try:
+            check_callback(svc, options.callback_url)  # resolves the host: here, not in the batch's thread
+        except InputError:
+            existing = find_by_token(svc, caller, options.client_request_token)
+            if existing is not None:  # a replay answers with its job, as it did before the check
+                return existing, False
+            raise
     for _attempt in range(2):
-        job = _record(svc, caller, uploads, options, rejected)
+        job = svc.submits(Submission(caller, uploads, options, tuple(rejected)))
         if job is not None:
-            break
+            return job, True
         # The token names a job already (perhaps one a parallel request has just committed).
         existing = find_by_token(svc, caller, options.client_request_token)
         if existing is not None:
             return existing, False
         # ... which was deleted in between: the token is free again.
-    else:
-        raise AssertionError("a client_request_token conflicted twice with a job that is gone")
-    try:
-        enqueue(svc.celery, SPLIT_JOB, job.id)
-    except QueueUnavailable as exc:
-        log.error("%s; withdrawing job %s", exc.message, job.id)
-        delete_job_data(svc, job.id)  # takes the uploads' references with it
-        raise
-    return job, True
+    raise AssertionError("a client_request_token conflicted twice with a job that is gone")
 
 
-def _record(
-    svc: Services, caller: Caller, uploads: list[Upload], options: JobOptions, rejected: Sequence[Rejection]
-) -> Job | None:
-    """The job and its files in one transaction, with its uploads counted and stored.
+@dataclass(frozen=True)
+class Submission:
+    """One request's job, as handed to the group commit."""
 
-    The job's row goes in first, ``ON CONFLICT DO NOTHING`` on its key and token: a token already
-    used (or being used by a parallel request, which it then waits for) inserts nothing and this
-    returns None, so a replay costs one statement. Core statements rather than the ORM's
-    unit of work: the same rows, a fraction of the CPU per submit.
-    """
-    job_id = new_job_id()
-    row = {
-        "id": job_id,
-        "api_key_id": caller.id,
-        "status": JobStatus.QUEUED,
-        "lang": options.lang,
-        "page_spec": options.page_spec,
-        "detect_orientation": options.detect_orientation,
-        "pdf_text": options.pdf_text,
-        "outputs": ",".join(options.outputs),
-        "client_request_token": options.client_request_token,
-        "job_tag": options.job_tag,
-        "callback_url": options.callback_url,
-        "rejected_files": [r.as_dict() for r in rejected] or None,
-    }
-    files = [
-        {
-            "job_id": job_id,
-            "position": upload.index,  # its place in the request, shared with rejected files
-            "filename": upload.filename,
-            "sha256": upload.sha256,
-            "size_bytes": len(upload.data),
+    caller: Caller
+    uploads: list[Upload]
+    options: JobOptions
+    rejected: tuple[Rejection, ...]
+
+    def rows(self, job_id: str) -> tuple[dict, list[dict]]:
+        options = self.options
+        row = {
+            "id": job_id,
+            "api_key_id": self.caller.id,
+            "status": JobStatus.QUEUED,
+            "lang": options.lang,
+            "page_spec": options.page_spec,
+            "detect_orientation": options.detect_orientation,
+            "pdf_text": options.pdf_text,
+            "outputs": ",".join(options.outputs),
+            "client_request_token": options.client_request_token,
+            "job_tag": options.job_tag,
+            "callback_url": options.callback_url,
+            "rejected_files": [r.as_dict() for r in self.rejected] or None,
         }
-        for upload in uploads
-    ]
-    written: list[str] = []  # uploads this request stored (not there before)
+        files = [
+            {
+                "job_id": job_id,
+                "position": upload.index,  # its place in the request, shared with rejected files
+                "filename": upload.filename,
+                "sha256": upload.sha256,
+                "size_bytes": len(upload.data),
+            }
+            for upload in self.uploads
+        ]
+        return row, files
+
+
+Outcome = Job | None | BaseException  # created; its token names a job already; refused or failed
+
+
+def record_and_send(svc: Services, batch: Sequence[Submission]) -> list[Outcome]:
+    """The group commit's work (api/group_commit.py): record the batch's jobs in one transaction,
+    then send their split_job messages in one push; one outcome per submission.
+
+    When the shared transaction fails, each submission is recorded alone, so one request's
+    failure (its upload cannot be stored, a deadlock) stays its own. When the messages cannot be
+    sent the jobs are withdrawn and their requests get QueueUnavailable (503), as before: a job
+    in the database is a job its client was told about.
+    """
+    try:
+        outcomes = _record(svc, batch)
+    except Exception as exc:
+        if len(batch) == 1:
+            raise
+        log.warning("Recording %d submits together failed (%s); recording each alone", len(batch), exc)
+        outcomes = []
+        for submission in batch:
+            try:
+                outcomes += _record(svc, [submission])
+            except Exception as alone:  # noqa: BLE001 -- that request's own error
+                outcomes.append(alone)
+    created = [o for o in outcomes if isinstance(o, Job)]
+    try:
+        _send_split_jobs(svc, [job.id for job in created])
+    except QueueUnavailable as exc:
+        for job in created:
+            log.error("%s; withdrawing job %s", exc.message, job.id)
+            delete_job_data(svc, job.id)  # takes the uploads' references with it
+        return [exc if isinstance(o, Job) else o for o in outcomes]
+    return outcomes
+
+
+def _send_split_jobs(svc: Services, job_ids: list[str]) -> None:
+    if not job_ids:
+        return
+    if svc.publisher is not None:
+        svc.publisher.publish(SPLIT_JOB, job_ids)
+        return
+    for job_id in job_ids:
+        enqueue(svc.celery, SPLIT_JOB, job_id)
+
+
+def _record(svc: Services, batch: Sequence[Submission]) -> list[Outcome]:
+    """The batch's jobs and their files in one transaction, with their uploads counted and stored.
+
+    The jobs' rows go in first, ``ON CONFLICT DO NOTHING`` on key and token: a token already used
+    (or being used by a parallel request, which this then waits for) inserts nothing and its
+    outcome is None, so a replay costs its request one lookup. Rows are inserted in (key, token)
+    order and uploads counted in sha256 order, so two batches never wait on each other in a
+    circle; a token twice in one batch goes in once, and the other request finds that job.
+    Then the page quota of the keys that inserted a job (a key over it has its jobs taken out
+    again), the uploads' counts (db/blobs.py: their rows stay locked until the commit), the bytes
+    (content-addressed, so a repeat costs nothing) and the jobs' files. Core statements rather
+    than the ORM's unit of work: the same rows, a fraction of the CPU per submit.
+    """
+    outcomes: list[Outcome] = [None] * len(batch)
+    rows: dict[int, tuple[dict, list[dict]]] = {}
+    tokens: set[tuple[int, str]] = set()
+    for i in sorted(range(len(batch)), key=lambda i: (batch[i].caller.id, batch[i].options.client_request_token or "")):
+        token = batch[i].options.client_request_token
+        if token is not None:
+            if (batch[i].caller.id, token) in tokens:
+                continue
+            tokens.add((batch[i].caller.id, token))
+        rows[i] = batch[i].rows(new_job_id())
+    written: list[str] = []  # uploads this batch stored (not there before)
     try:
         with svc.db.session() as s:
-            if s.execute(_insert_job(s), row).scalar() is None:
-                return None
-            check_quota(s, caller)
-            if options.callback_url is not None:
-                check_callback(svc, options.callback_url)
-            # Counted before they are stored, their rows locked until the commit: a delete of another
-            # job with the same bytes waits for it, then sees this job's reference and keeps them.
-            add_references(s, [upload.sha256 for upload in uploads])
-            for upload in uploads:
-                if svc.storage.put_if_absent(input_key(upload.sha256), upload.data):
-                    written.append(upload.sha256)
-            s.execute(insert(JobFile.__table__), files)
+            inserted = set(s.scalars(_insert_job(s), [row for row, _files in rows.values()]))
+            created = [i for i, (row, _files) in rows.items() if row["id"] in inserted]
+            refused = over_quota(s, [batch[i].caller for i in created])
+            if refused:
+                dropped = [i for i in created if batch[i].caller.id in refused]
+                s.execute(delete(Job.__table__).where(Job.__table__.c.id.in_([rows[i][0]["id"] for i in dropped])))
+                for i in dropped:
+                    outcomes[i] = QuotaExceeded(f"This key has used its quota of {batch[i].caller.quota_pages} pages.")
+                created = [i for i in created if i not in dropped]
+            if created:
+                # Counted before they are stored, their rows locked until the commit: a delete of another
+                # job with the same bytes waits for it, then sees this job's reference and keeps them.
+                uploads = {u.sha256: u.data for i in created for u in batch[i].uploads}
+                add_references(s, [u.sha256 for i in created for u in batch[i].uploads])
+                for sha256, data in uploads.items():
+                    if svc.storage.put_if_absent(input_key(sha256), data):
+                        written.append(sha256)
+                s.execute(insert(JobFile.__table__), [f for i in created for f in rows[i][1]])
     except BaseException:
         _remove_unused(svc, written)
         raise
-    return Job(**row, files=[JobFile(**f) for f in files])
+    for i in created:
+        row, files = rows[i]
+        outcomes[i] = Job(**row, files=[JobFile(**f) for f in files])
+    return outcomes
 
 
 _INSERT_JOB = {

@@ -33,16 +33,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import functools
 import io
 import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -165,15 +168,22 @@ def start_api(env: dict, workdir: Path) -> tuple[Child, int]:
 
 
 # --- requests --------------------------------------------------------------------------------------
-def small_png(n: int) -> bytes:
-    """A small page, different for each n, so no upload is a repeat of another."""
-    image = Image.new("L", (240, 64), 255)
-    for bit in range(32):
-        if n >> bit & 1:
-            image.putpixel((8 + bit * 7, 30), 0)
+@functools.cache
+def _blank_png() -> bytes:
     out = io.BytesIO()
-    image.save(out, "PNG")
+    Image.new("L", (240, 64), 255).save(out, "PNG")
     return out.getvalue()
+
+
+def small_png(n: int) -> bytes:
+    """A small page, different for each n, so no upload is a repeat of another: a blank PNG with n in
+    a tEXt chunk after its header. Made in microseconds, not by drawing and compressing an image
+    each time: the closed loop makes one per request, and the generator shares the server's CPU."""
+    blank = _blank_png()
+    ihdr_end = 8 + 4 + 4 + 13 + 4  # signature, then IHDR's length, type, 13 bytes of data and CRC
+    data = b"Comment\0" + str(n).encode()
+    chunk = struct.pack(">I", len(data)) + b"tEXt" + data + struct.pack(">I", zlib.crc32(b"tEXt" + data))
+    return blank[:ihdr_end] + chunk + blank[ihdr_end:]
 
 
 def submit_request(key: str, n: int, run: str) -> bytes:

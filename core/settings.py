@@ -59,7 +59,7 @@ class Settings:
     api_port: int
     # gunicorn (api/gunicorn_conf.py): processes (0: two per core) and threads in each
     api_workers: int = 0
-    api_threads: int = 8
+    api_threads: int = 16
     # seconds a process trusts an API key it has looked up (api/auth.py); 0 looks every request up
     key_cache_seconds: float = 2.0
     # platform (job service); defaults so code that builds Settings by hand keeps working
@@ -123,7 +123,7 @@ class Settings:
             api_host=_str("OCR_API_HOST", "127.0.0.1"),
             api_port=_int("OCR_API_PORT", 8000),
             api_workers=_int("OCR_API_WORKERS", 0),
-            api_threads=_int("OCR_API_THREADS", 8),
+            api_threads=_int("OCR_API_THREADS", 16),
             key_cache_seconds=_float("OCR_KEY_CACHE_SECONDS", 2.0),
             broker_visibility_timeout=_int("OCR_BROKER_VISIBILITY_TIMEOUT", hard_limit + 60),
             broker_key_prefix=_str("OCR_BROKER_KEY_PREFIX", ""),

@@ -29,11 +29,11 @@ def add_references(session: Session, hashes: Iterable[str]) -> None:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     rows = [{"sha256": sha, "refs": n, "created_at": utcnow()} for sha, n in sorted(counts.items())]
     # One statement run for each row (in sha256 order), not one multi-row VALUES: its compiled form is
-    # cached, where a VALUES list is compiled again on every call (~1 ms of each submit).
-    statement = insert(InputBlob)
-    statement = statement.on_conflict_do_update(
-        index_elements=["sha256"], set_={"refs": InputBlob.refs + statement.excluded.refs}
-    )
+    # cached, where a VALUES list is compiled again on every call (~1 ms of each submit). On the
+    # table, not the ORM class: Core's executemany, without the ORM's bulk-insert path (0.3 ms).
+    table = InputBlob.__table__
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(index_elements=["sha256"], set_={"refs": table.c.refs + statement.excluded.refs})
     session.execute(statement, rows)
 
 

@@ -40,10 +40,11 @@ def make_engine(url: str) -> Engine:
         return engine
     # A database host that does not answer at all (no refusal) must fail in seconds, not after TCP's
     # minutes: the API answers 503 and workers retry, instead of both hanging with the request.
-    # pool_size keeps a connection for each of an API process's threads (api/gunicorn_conf.py: 8): a
+    # pool_size keeps a connection for each of an API process's threads (api/gunicorn_conf.py: 16): a
     # connection over pool_size is closed when given back, and opening one (a new server process on
-    # PostgreSQL) costs more than the request that needed it. The pool opens them only as used.
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args={"connect_timeout": 10})
+    # PostgreSQL) costs more than the request that needed it. The pool opens them only as used; 20 at
+    # most per process, as before.
+    return create_engine(url, pool_pre_ping=True, pool_size=16, max_overflow=4, connect_args={"connect_timeout": 10})
 
 
 class Database:

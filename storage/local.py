@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from core.errors import NotFound, StorageUnavailable
 from storage.base import Storage, check_key
+
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
 class LocalStorage(Storage):
@@ -20,10 +21,15 @@ class LocalStorage(Storage):
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
+        # Write then rename, so a reader never sees half a file and a crash leaves no partial blob.
+        # The directory is made only when it is missing: a submit's upload usually finds it there.
+        tmp = os.path.join(path.parent, f".tmp-{os.urandom(8).hex()}")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Write then rename, so a reader never sees half a file and a crash leaves no partial blob.
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                fd = os.open(tmp, _NEW_FILE, 0o600)  # as tempfile.mkstemp made them
+            except FileNotFoundError:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(tmp, _NEW_FILE, 0o600)
             try:
                 with os.fdopen(fd, "wb") as f:
                     f.write(data)
