@@ -92,8 +92,8 @@ class Settings:
     # ONNX graphs exported from models/ (pipeline/onnx_models.py). Not under OCR_DATA_DIR: they are named
     # by content, so every data directory (each test run has its own) shares them.
     model_cache_dir: Path = REPO_ROOT / "var" / "model-cache"
-    # the recognizer's graph with its matrix products and LSTMs in int8 (dynamic quantisation; its
-    # convolutions stay float: ONNX Runtime's ConvInteger ran them 2x slower)
+    # the recognizer's graph in int8: its convolutions statically (ranges calibrated on rendered lines,
+    # run as QLinearConv), its matrix products and LSTMs dynamically (pipeline/export_onnx.py)
     onnx_int8: bool = True
     # pages a worker process reads together through Pipeline.run_pages (worker/batching.py);
     # 0 = by device: 8 on a CUDA GPU, 1 (page by page) on the CPU

@@ -32,8 +32,9 @@ from pipeline.runtime import OnnxNetwork, inference_threads
 
 # What pipeline.export_onnx writes for a model; bump it when that changes (inputs, outputs, opset, the
 # readout around the CRNN), so graphs exported the old way are never used again.
-# 2: the class bias folded into the output layer's, the best class's probability gathered; 3: int8 graphs say so
-EXPORT_FORMAT = 3
+# 2: the class bias folded into the output layer's, the best class's probability gathered; 3: int8 graphs say so; 4: the readout by TopK,
+# the int8 recognizer's convolutions calibrated int8 and its output layer one DynamicQuantizeMatMul
+EXPORT_FORMAT = 4
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,9 @@ class OnnxModel:
     charset: Charset | None = None  # recognizers only
 
 
-# Architectures whose graph is int8-quantised when settings.onnx_int8 is on: the recognizer, whose
-# 9,019-class output product is a third of a page's time; the detector and the orientation net are
-# all convolutions.
+# Architectures whose graph is int8-quantised when settings.onnx_int8 is on: the recognizer, more than
+# half of a page's time. The detector and the orientation net stay float: their convolutions would need
+# calibration pages, and what int8 does to their boxes and angles has not been measured.
 INT8_ARCHITECTURES = ("crnn",)
 
 
