@@ -34,8 +34,9 @@ from pipeline.runtime import OnnxNetwork, inference_threads
 # readout around the CRNN), so graphs exported the old way are never used again.
 # 2: the class bias folded into the output layer's, the best class's probability gathered; 3: int8 graphs say so; 4: the readout by TopK,
 # the int8 recognizer's convolutions calibrated int8 and its output layer one DynamicQuantizeMatMul; 5: that
-# output layer dynamically quantised again as in 3 (the fused one read low-resolution pages worse)
-EXPORT_FORMAT = 5
+# output layer dynamically quantised again as in 3 (the fused one read low-resolution pages worse);
+# 6: the detector's convolutions int8
+EXPORT_FORMAT = 6
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,9 @@ class OnnxModel:
 
 
 # Architectures whose graph is int8-quantised when settings.onnx_int8 is on: the recognizer, more than
-# half of a page's time. The detector and the orientation net stay float: their convolutions would need
-# calibration pages, and what int8 does to their boxes and angles has not been measured.
-INT8_ARCHITECTURES = ("crnn",)
+# half of a page's time, and the detector's convolutions (pipeline/export_onnx.py has the measurements).
+# The orientation net stays float: what int8 does to its angles has not been measured.
+INT8_ARCHITECTURES = ("crnn", "ctpn")
 
 
 def quantised(card: dict, int8: bool | None) -> bool:
