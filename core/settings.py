@@ -92,9 +92,8 @@ class Settings:
     # ONNX graphs exported from models/ (pipeline/onnx_models.py). Not under OCR_DATA_DIR: they are named
     # by content, so every data directory (each test run has its own) shares them.
     model_cache_dir: Path = REPO_ROOT / "var" / "model-cache"
-    # the recognizer's and the detector's graphs in int8: their convolutions statically (ranges calibrated
-    # on rendered lines and pages, run as QLinearConv), the recognizer's matrix products and LSTMs
-    # dynamically (pipeline/export_onnx.py)
+    # the recognizer's graph in int8: its convolutions statically (ranges calibrated on rendered lines,
+    # run as QLinearConv), its matrix products and LSTMs dynamically (pipeline/export_onnx.py)
     onnx_int8: bool = True
     # pages a worker process reads together through Pipeline.run_pages (worker/batching.py);
     # 0 = by device: 8 on a CUDA GPU, 1 (page by page) on the CPU

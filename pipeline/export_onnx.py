@@ -52,16 +52,6 @@ INT8_STATIC_OPS = ["Conv", "Relu", "MaxPool"]
 INT8_DYNAMIC_OPS = ["MatMul", "Gemm", "LSTM"]
 CALIBRATION_LINES = 192  # rendered in ~6 s, a batch of each width the recognizer makes
 CALIBRATION_SEED, CHECK_SEED = 0, 1
-# The detector's convolutions int8 too (statically, as the recognizer's): 0.064 -> 0.047 s of a page's
-# detection at 2 threads. Page CER / line H-mean, float / int8, with the shipped weights (2026-11-30): the
-# validation-only Debian PDFs at 200 dpi 0.56% / 0.873 -> 0.52% / 0.870, at 100 dpi 3.25% / 0.846 ->
-# 3.32% / 0.851; our validation split of FUNSD 8.60% / 0.787 -> 8.34% / 0.792, SROIE 5.55% / 0.846 ->
-# 5.52% / 0.846; MSRA-TD500 H-mean 0.416 -> 0.419.
-DETECTOR_CALIBRATION_PAGES = 24
-# Mean difference of each output on the check pages: measured 0.02-0.085 for the text logits (which span
-# +-15), 0.004 for the vertical offsets, 0.011 for the side offsets; the anchors over a 0.3 text
-# probability agreed on 99.99%.
-DETECTOR_INT8_TOLERANCE = 0.15
 
 
 def _graph(arch: str, net, cfg):
@@ -190,91 +180,6 @@ def _rendered_lines(charset, count: int, seed: int) -> list[np.ndarray]:
     return [pad_batch([lines[i] for i in batch])[0] for batch in batches_by_width([line.shape[1] for line in lines])]
 
 
-def _rendered_pages(count: int, seed: int) -> list[np.ndarray]:
-    """``count`` working-size pages (960 x 1280) of 15-40 lines of random hanzi, Latin words and digits at
-    10-36 px, scattered in the base fonts (some blurred and noisy), contrast-normalised as the pipeline's
-    working images are: the detector's calibration and check inputs. Never the benchmark's pages."""
-    import random
-
-    import cv2
-
-    from pipeline.charset import ascii_printable, gb2312_hanzi
-    from pipeline.preprocess import normalize_contrast
-    from training.fonts import cjk_fonts, latin_fonts
-    from training.render import render_line
-
-    rng = random.Random(seed)
-    hanzi = gb2312_hanzi()
-    latin = [c for c in ascii_printable() if c.isalnum()]
-    fonts = cjk_fonts() + latin_fonts()
-    if not fonts:
-        raise ModelError("no fonts to render the int8 detector's calibration pages (scripts/install_system_deps.sh)")
-    pages = []
-    for _ in range(count):
-        page = np.full((960, 1280), 255, np.uint8)
-        for _ in range(rng.randint(15, 40)):
-            if rng.random() < 0.5:
-                text = "".join(rng.choice(hanzi) for _ in range(rng.randint(2, 20)))
-            else:
-                text = " ".join("".join(rng.choice(latin) for _ in range(rng.randint(1, 9))) for _ in range(rng.randint(1, 8)))
-            usable = [f for f in fonts if f.covers(text)]
-            if not usable:
-                continue
-            crop = render_line(text, rng.choice(usable), rng.randint(10, 36), rng)
-            h, w = crop.shape
-            if h >= 960 or w >= 1280:
-                continue
-            y, x = rng.randrange(960 - h), rng.randrange(1280 - w)
-            page[y : y + h, x : x + w] = np.minimum(page[y : y + h, x : x + w], crop)
-        if rng.random() < 0.4:
-            page = cv2.GaussianBlur(page, (3, 3), rng.uniform(0.3, 1.2))
-            noise = np.random.default_rng(rng.randrange(1 << 30)).normal(0, rng.uniform(2, 10), page.shape)
-            page = np.clip(page + noise, 0, 255).astype(np.uint8)
-        pages.append(normalize_contrast(page))
-    return pages
-
-
-def _quantise_detector(module, tmp: Path, output_names) -> float:
-    """``tmp`` (the detector's float graph) with its convolutions int8 (INT8_STATIC_OPS, ranges calibrated
-    on rendered pages: fixed scales, so a page reads the same whatever shares its batch), checked against
-    torch on other rendered pages; the largest mean difference of an output."""
-    import torch
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-
-    from pipeline.nets.spec import input_array
-
-    class Pages(CalibrationDataReader):
-        def __init__(self):
-            self.pages = iter(_rendered_pages(DETECTOR_CALIBRATION_PAGES, CALIBRATION_SEED))
-
-        def get_next(self):
-            page = next(self.pages, None)
-            return None if page is None else {"x": input_array(page)}
-
-    static = tmp.with_name(f"{tmp.name}.static")
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantizer's advice to pre-process the graph (torch folded the batch norms)
-    try:
-        quantize_static(
-            str(tmp),
-            str(static),
-            Pages(),
-            quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=INT8_STATIC_OPS,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-        )
-        checks = [(torch.from_numpy(input_array(p)),) for p in _rendered_pages(4, CHECK_SEED)]
-        diff = _check(module, static, checks, output_names, DETECTOR_INT8_TOLERANCE, mean=True)
-        static.replace(tmp)
-    finally:
-        root.setLevel(level)
-        static.unlink(missing_ok=True)
-    return diff
-
-
 def _quantise(module, tmp: Path, charset, output_names) -> float:
     """``tmp`` (the recognizer's float graph) replaced by its int8 form (see INT8_STATIC_OPS), checked
     against torch on rendered lines; the mean difference of its probabilities."""
@@ -357,10 +262,7 @@ def export_model(model_dir: Path, name: str, cache_dir: Path, int8: bool | None 
             )
         diff = _check(module, tmp, checks, output_names)
         if quantised(card, int8):
-            if arch == "ctpn":
-                diff = _quantise_detector(module, tmp, output_names)
-            else:
-                diff = _quantise(module, tmp, loaded.charset, output_names)
+            diff = _quantise(module, tmp, loaded.charset, output_names)
         # Named by the files as they are now: if training replaced them while this ran, the graph
         # (made from what load_model read) is not theirs, and the caller's next lookup exports again.
         _, current = graph_path(model_dir, name, cache_dir, int8)
