@@ -82,10 +82,15 @@ class CrnnReadout(nn.Module):
             logits = self.net.logits_with_bias(x, class_bias).float()  # (T, B, C)
         else:
             logits = self.net(x).float() + class_bias
-        # A whole softmax, then its top entry with its index in one pass: ONNX Runtime's Softmax is
-        # vectorised, while exp(top - logsumexp) ran its slow generic ReduceLogSumExp (a quarter of the
-        # CRNN's time on a page), and its ArgMax over the 9,019 classes took 37 ms on 1,968 frames where
-        # TopK(k=1) took 25 (torch: the same either way). The softmax keeps the logits' order, so the
-        # best class is the logits' (ties: the lower index, as argmax).
-        prob, best = torch.softmax(logits, dim=2).topk(1, dim=2)  # (T, B, 1) each
-        return best.squeeze(2), prob.squeeze(2)
+        # A whole softmax, then its top entry: ONNX Runtime's Softmax is vectorised, while
+        # exp(top - logsumexp) ran its slow generic ReduceLogSumExp (a quarter of the CRNN's time on a
+        # page). In the exported graph, TopK(k=1) gives entry and index in one pass (ONNX Runtime's ArgMax
+        # over the 9,019 classes took 37 ms on 1,968 frames, TopK 25), and ONNX's TopK breaks ties by the
+        # lower index, as argmax does; torch.topk does not promise that, so torch itself takes the argmax
+        # and gathers its entry (the same time in torch either way).
+        probs = torch.softmax(logits, dim=2)  # (T, B, C)
+        if torch.onnx.is_in_onnx_export():
+            prob, best = probs.topk(1, dim=2)  # (T, B, 1) each
+            return best.squeeze(2), prob.squeeze(2)
+        best = logits.argmax(dim=2)  # (T, B)
+        return best, probs.gather(2, best.unsqueeze(2)).squeeze(2)
