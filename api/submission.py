@@ -156,14 +156,9 @@ def parse_options(form: MultiDict) -> JobOptions:
     )
 
 
-def check_quota(session: Session, caller: Caller) -> None:
-    """Against the key's count in the database: ``caller`` may have been cached (api/auth.py)."""
-    if over_quota(session, [caller]):
-        raise QuotaExceeded(f"This key has used its quota of {caller.quota_pages} pages.")
-
-
 def over_quota(session: Session, callers: Sequence[Caller]) -> set[int]:
-    """The ids of those ``callers`` whose keys have used their page quota, by the database's counts."""
+    """The ids of those ``callers`` whose keys have used their page quota, by the database's counts
+    (a Caller may have been cached: api/auth.py)."""
     limits = {c.id: c.quota_pages for c in callers if c.quota_pages is not None}
     if not limits:
         return set()

@@ -17,6 +17,7 @@ does. ``--write`` puts the lowest-CER setting in the card's ``postprocess``.
 from __future__ import annotations
 
 import argparse
+import copy
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -61,10 +62,10 @@ def scored_pages(dpi: int = DPI) -> list[tuple[Image.Image, list[TextLine]]]:
 
 
 def with_detector(base: Pipeline, options: dict) -> Pipeline:
-    detector = CtpnDetector(base.detector.net, base.detector.device, **options)
-    return Pipeline(
-        base.orientation, base.preprocessor, detector, base.recognizer, base.reading_order, base.lang, leftovers=base.leftovers
-    )
+    """``base`` with every stage and setting as it is but the detector's post-processing."""
+    pipeline = copy.copy(base)
+    pipeline.detector = CtpnDetector(base.detector.net, base.detector.device, **options)
+    return pipeline
 
 
 def score(pipeline: Pipeline, pages, options: dict) -> Outcome:

@@ -80,7 +80,7 @@ class RedisPublisher:
     channel adds (delivery mode 2, the anonymous exchange and the queue as routing key, priority 0,
     a delivery tag), and pushed onto ``<global_keyprefix><queue>``, the list a worker's BRPOP reads.
     The queue's binding is declared once per process through kombu, as send_task does before its
-    first message. tests/integration/test_fast_publish.py compares the result with send_task's.
+    first message. tests/integration/test_group_commit.py compares the result with send_task's.
     """
 
     def __init__(self, celery: Celery, client: redis.Redis, key_prefix: str, routes: dict[str, dict]):

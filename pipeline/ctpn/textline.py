@@ -149,8 +149,9 @@ def build_lines(
     too: a line still needs its seeds, but where the network's confidence fades
     towards the end of a line (a run of clean text it half-recognises, often for
     a hundred pixels and more) the line keeps its end instead of being cut where
-    the scores first dip under ``seed_score``. ``image_size`` (width, height) clips the polygons. Lines come out ordered by
-    the index of their leftmost proposal.
+    the scores first dip under ``seed_score``. ``image_size`` (width, height)
+    clips the polygons. Lines come out ordered by the index of their leftmost
+    proposal.
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     scores = np.asarray(scores, dtype=np.float64)
