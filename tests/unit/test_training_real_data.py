@@ -1,16 +1,18 @@
 """Real labelled training sets: our validation split, line crops, don't-care regions, case-unknown CTC."""
 
+import argparse
 import json
 
 import cv2
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
 from pipeline.charset import Charset
 from training.ctpn_targets import assign, ignore_regions
 from training.real_data import IGNORE, is_validation, load_lines, load_pages
-from training.train_crnn import fold_case_log_probs
+from training.train_crnn import fold_case_log_probs, repeat_arg, repeat_sets
 
 
 def _write_set(root, name, records, size=(200, 400)):
@@ -106,3 +108,17 @@ def test_unknown_case_accepts_either_case_in_the_ctc_loss():
     loss = ctc(fold_case_log_probs(log_probs, unknown, charset), targets, lengths, target_lengths)
     assert loss[0] < 1.0  # the receipt's "AB" matches the printed "ab"
     assert loss[1] > 10.0  # a case-sensitive label does not
+
+
+def test_real_repeat_draws_a_set_more_often(tmp_path):
+    charset = Charset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    _write_set(tmp_path, "forms", [_rec("img/f.png", "form", [_line(10, 10, 200, 40, "AB")])])
+    _write_set(tmp_path, "words", [_rec("img/w.png", "scene", [_line(0, 0, 100, 30, "CD")], level="word")])
+    lines = load_lines("train", charset, tmp_path) + load_lines("val", charset, tmp_path)
+    assert sorted(x.source for x in lines) == ["forms", "words"]
+    repeated = repeat_sets(lines, [repeat_arg("words=3")])
+    assert sorted(x.source for x in repeated) == ["forms", "words", "words", "words"]
+    assert repeat_sets(lines, []) == lines
+    for bad in ("words", "words=0", "=2", "words=x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            repeat_arg(bad)
