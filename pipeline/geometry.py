@@ -12,6 +12,7 @@ The pipeline sees a page in three frames:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -84,14 +85,27 @@ class PageGeometry:
     to_upright: np.ndarray  # 3x3, original -> upright
     upright_to_working: np.ndarray  # 3x3, upright -> working
 
+    # The inverses are computed once per page: every line, word and character box is mapped back.
+    @functools.cached_property
+    def _working_to_upright(self) -> np.ndarray:
+        return np.linalg.inv(self.upright_to_working)
+
+    @functools.cached_property
+    def _upright_to_original(self) -> np.ndarray:
+        return np.linalg.inv(self.to_upright)
+
+    @functools.cached_property
+    def _working_to_original(self) -> np.ndarray:
+        return np.linalg.inv(self.upright_to_working @ self.to_upright)
+
     def working_to_upright(self, points) -> np.ndarray:
-        return apply(np.linalg.inv(self.upright_to_working), points)
+        return apply(self._working_to_upright, points)
 
     def upright_to_original(self, points) -> np.ndarray:
-        return apply(np.linalg.inv(self.to_upright), points)
+        return apply(self._upright_to_original, points)
 
     def working_to_original(self, points) -> np.ndarray:
-        return apply(np.linalg.inv(self.upright_to_working @ self.to_upright), points)
+        return apply(self._working_to_original, points)
 
     def original_to_working(self, points) -> np.ndarray:
         return apply(self.upright_to_working @ self.to_upright, points)

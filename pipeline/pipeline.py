@@ -85,7 +85,10 @@ def _out_of_memory(exc: Exception) -> bool:
 def _page_points(points: np.ndarray, geometry: PageGeometry) -> list[tuple[float, float]]:
     """Points clipped to the original page, rounded to a tenth of a pixel."""
     width, height = geometry.original_size
-    return [(round(float(np.clip(x, 0, width)), 1), round(float(np.clip(y, 0, height)), 1)) for x, y in points]
+    return [
+        (round(min(max(x, 0.0), width), 1), round(min(max(y, 0.0), height), 1))
+        for x, y in np.asarray(points, dtype=np.float64).tolist()
+    ]
 
 
 def _page_error(exc: Exception, page_number: int) -> Exception:

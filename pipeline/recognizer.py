@@ -9,6 +9,7 @@ with each line's own background.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -55,10 +56,15 @@ class LineFrame:
     size: tuple[int, int]  # crop width, height
     band: tuple[float, float]  # crop rows of the quadrilateral's own top and bottom edges (inside the margins)
 
+    @functools.cached_property
+    def from_crop(self) -> np.ndarray:
+        # inverted once per line, not once per word and character mapped back (a dense page maps thousands)
+        return np.linalg.inv(self.to_crop)
+
     def to_upright(self, points) -> np.ndarray:
         """Crop points (N, 2) -> upright page points (N, 2)."""
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        mapped = np.c_[pts, np.ones(len(pts))] @ np.linalg.inv(self.to_crop).T
+        mapped = np.c_[pts, np.ones(len(pts))] @ self.from_crop.T
         return mapped[:, :2] / mapped[:, 2:]
 
 
