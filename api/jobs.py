@@ -15,7 +15,7 @@ from api.page_images import draw_text_layer_page
 from api.representations import filenames, job_detail, job_summary, rejected_files
 from api.schemas import MAX_DB_INT, JobListQuery, validate
 from api.services import services
-from api.submission import parse_options, read_uploads, submit
+from api.submission import RecordedJob, parse_options, read_uploads, submit
 from core.errors import Conflict, NotFound, OutputNotRequested
 from core.formats import BY_EXT, EXTENSIONS
 from db.models import Job, JobFile, JobStatus, Page, PageStatus
@@ -38,9 +38,9 @@ def load_job(job_id: str, caller: Caller) -> Job:
     return job
 
 
-def accepted(job: Job, created: bool, status: int = 202) -> Response:
+def accepted(job: Job | RecordedJob, created: bool, status: int = 202) -> Response:
     """202 with each file's outcome: ``accepted`` [{index, filename}] and ``rejected`` [{index, filename, code, message}]."""
-    if created:  # api/submission.py made it with its files loaded: no query
+    if created:  # api/submission.py recorded it with its files: no query
         files = sorted((f.position, f.filename) for f in job.files)
     else:
         with services().db.session() as s:

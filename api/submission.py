@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage, MultiDict
 
@@ -45,6 +45,7 @@ from core.errors import (
 from core.formats import DEFAULT_OUTPUTS
 from core.outbound import Allowlist, check_target
 from db.blobs import add_references, drop_references
+from db.bulk import insert_rows, postgres
 from db.models import ApiKey, Job, JobFile, JobStatus, new_job_id
 from pipeline.loader import sniff_format
 from storage import input_key
@@ -175,12 +176,12 @@ def find_by_token(svc: Services, caller: Caller, token: str | None) -> Job | Non
 
 def submit(
     svc: Services, caller: Caller, uploads: list[Upload], options: JobOptions, rejected: Sequence[Rejection] = ()
-) -> tuple[Job, bool]:
+) -> tuple[Job | RecordedJob, bool]:
     """Record and enqueue a job; returns (job, created). A known client_request_token returns its job.
 
     ``rejected`` are the request's files refused at upload: recorded on the job, so its status tells
     the client about them later too, and so the job ends partial_success however well the rest goes.
-    A created job is returned as recorded, with its files, not loaded again from the database.
+    A created job is returned as recorded (a RecordedJob, with its files), not loaded again from the database.
 
     The job is recorded and its split_job sent by the process's group commit (``svc.submits``,
     record_and_send): this returns once the job's row is committed and its message is in Redis.
@@ -243,7 +244,25 @@ class Submission:
         return row, files
 
 
-Outcome = Job | None | BaseException  # created; its token names a job already; refused or failed
+@dataclass(frozen=True)
+class RecordedFile:
+    position: int
+    filename: str
+
+
+@dataclass(frozen=True)
+class RecordedJob:
+    """A created job as its submit recorded it: what the 202 answer says (api/jobs.py:accepted), with the
+    attributes of db.models.Job it needs. Not an ORM object: the group commit's one thread makes one per
+    submit, and SQLAlchemy's instrumented constructor cost more than the rest of recording the job."""
+
+    id: str
+    status: str
+    rejected_files: list[dict] | None
+    files: tuple[RecordedFile, ...]
+
+
+Outcome = RecordedJob | None | BaseException  # created; its token names a job already; refused or failed
 
 
 def record_and_send(svc: Services, batch: Sequence[Submission]) -> list[Outcome]:
@@ -267,14 +286,14 @@ def record_and_send(svc: Services, batch: Sequence[Submission]) -> list[Outcome]
                 outcomes += _record(svc, [submission])
             except Exception as alone:  # noqa: BLE001 -- that request's own error
                 outcomes.append(alone)
-    created = [o for o in outcomes if isinstance(o, Job)]
+    created = [o for o in outcomes if isinstance(o, RecordedJob)]
     try:
         _send_split_jobs(svc, [job.id for job in created])
     except QueueUnavailable as exc:
         for job in created:
             log.error("%s; withdrawing job %s", exc.message, job.id)
             delete_job_data(svc, job.id)  # takes the uploads' references with it
-        return [exc if isinstance(o, Job) else o for o in outcomes]
+        return [exc if isinstance(o, RecordedJob) else o for o in outcomes]
     return outcomes
 
 
@@ -314,7 +333,7 @@ def _record(svc: Services, batch: Sequence[Submission]) -> list[Outcome]:
     written: list[str] = []  # uploads this batch stored (not there before)
     try:
         with svc.db.session() as s:
-            inserted = set(s.scalars(_insert_job(s), [row for row, _files in rows.values()]))
+            inserted = set(_insert_jobs(s, [row for row, _files in rows.values()]))
             created = [i for i, (row, _files) in rows.items() if row["id"] in inserted]
             refused = over_quota(s, [batch[i].caller for i in created])
             if refused:
@@ -331,26 +350,34 @@ def _record(svc: Services, batch: Sequence[Submission]) -> list[Outcome]:
                 for sha256, data in uploads.items():
                     if svc.storage.put_if_absent(input_key(sha256), data):
                         written.append(sha256)
-                s.execute(insert(JobFile.__table__), [f for i in created for f in rows[i][1]])
+                _insert_files(s, [f for i in created for f in rows[i][1]])
     except BaseException:
         _remove_unused(svc, written)
         raise
     for i in created:
         row, files = rows[i]
-        outcomes[i] = Job(**row, files=[JobFile(**f) for f in files])
+        recorded = tuple(RecordedFile(f["position"], f["filename"]) for f in files)
+        outcomes[i] = RecordedJob(row["id"], row["status"], row["rejected_files"], recorded)
     return outcomes
 
 
-_INSERT_JOB = {
-    dialect: insert_for_dialect(Job.__table__)
-    .on_conflict_do_nothing(index_elements=["api_key_id", "client_request_token"])
-    .returning(Job.__table__.c.id)
-    for dialect, insert_for_dialect in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-}
+_ON_TOKEN = ("api_key_id", "client_request_token")
+_INSERT_JOB_SQLITE = sqlite.insert(Job.__table__).on_conflict_do_nothing(index_elements=_ON_TOKEN).returning(Job.__table__.c.id)
 
 
-def _insert_job(session: Session):
-    return _INSERT_JOB[session.get_bind().dialect.name]
+def _insert_jobs(session: Session, rows: list[dict]) -> list[str]:
+    """The ids of the rows inserted; a row whose (key, token) is taken already is skipped."""
+    if postgres(session):  # one statement for the batch (db/bulk.py)
+        clause = f"ON CONFLICT ({', '.join(_ON_TOKEN)}) DO NOTHING"
+        return insert_rows(session, Job.__table__, rows, on_conflict=clause, returning="id")
+    return list(session.scalars(_INSERT_JOB_SQLITE, rows))
+
+
+def _insert_files(session: Session, files: list[dict]) -> None:
+    if postgres(session):
+        insert_rows(session, JobFile.__table__, files)  # one statement for the batch (db/bulk.py)
+    else:
+        session.execute(insert(JobFile.__table__), files)
 
 
 def _remove_unused(svc: Services, hashes: list[str]) -> None:

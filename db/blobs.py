@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from db.bulk import insert_rows
 from db.models import InputBlob, utcnow
 
 
@@ -26,6 +27,13 @@ def add_references(session: Session, hashes: Iterable[str]) -> None:
     if not counts:
         return
     dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":  # one statement for the batch (db/bulk.py), rows locked in sha256 order
+        table = InputBlob.__table__
+        rows = [{"sha256": sha, "refs": n} for sha, n in sorted(counts.items())]
+        insert_rows(
+            session, table, rows, on_conflict=f"ON CONFLICT (sha256) DO UPDATE SET refs = {table.name}.refs + excluded.refs"
+        )
+        return
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     rows = [{"sha256": sha, "refs": n, "created_at": utcnow()} for sha, n in sorted(counts.items())]
     # One statement run for each row (in sha256 order), not one multi-row VALUES: its compiled form is

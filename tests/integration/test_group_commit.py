@@ -63,7 +63,7 @@ def test_a_key_over_its_quota_is_refused_alone_in_a_batch(app, alice):
     """record_and_send with two submissions in one batch: the one whose key has used its quota gets
     quota_exceeded and leaves no job; the other is recorded and sent."""
     from api.auth import Caller
-    from api.submission import JobOptions, Submission, Upload, record_and_send
+    from api.submission import JobOptions, RecordedJob, Submission, Upload, record_and_send
     from db.keys import find_key
 
     svc = app.extensions["ocr"]
@@ -79,7 +79,8 @@ def test_a_key_over_its_quota_is_refused_alone_in_a_batch(app, alice):
 
     refused, created = record_and_send(svc, [submission(full, 1), submission(fine, 2)])
     assert getattr(refused, "code", None) == "quota_exceeded"
-    assert isinstance(created, Job)
+    assert isinstance(created, RecordedJob)
+    assert [(f.position, f.filename) for f in created.files] == [(0, "p.png")]
     with svc.db.session() as s:
         assert s.scalars(select(Job.id).where(Job.api_key_id == full.id)).all() == []
     assert alice.wait(created.id)["status"] == "succeeded"
