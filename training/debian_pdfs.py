@@ -8,7 +8,11 @@ where the text layer cut one visual line into pieces. Pages whose ink lies mostl
 detector that text is background.
 
 The ``debian-reference-*`` packages are reserved for evaluation and never read.
-``VALIDATION_PDFS`` are only ever used for validation, never for training.
+``VALIDATION_PDFS`` are only ever used for validation, never for training. An HTML document among
+them is printed to PDF by headless Chromium (A4, as a browser prints it) the first time it is needed:
+debian-faq-zh-cn ships its Chinese FAQ as HTML, and its ``debian-faq.zh-cn.pdf`` is a one-page stub
+("The PDF version of the debian-faq is currently not available for the language you've selected"),
+so until 2026-11-30 the validation pages held no Chinese at all.
 """
 
 from __future__ import annotations
@@ -40,19 +44,23 @@ TRAIN_PDFS = (
     "/usr/share/doc/zlib1g-dev/crc-doc.1.0.pdf.gz",
 )
 VALIDATION_PDFS = (
-    "/usr/share/doc/debian/FAQ/debian-faq.zh-cn.pdf.gz",
+    "/usr/share/doc/debian/FAQ/zh-cn/basic-defs.zh-cn.html",  # 5 pages, printed (see above)
+    "/usr/share/doc/debian/FAQ/zh-cn/software.zh-cn.html",  # 5 pages, printed
     "/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf",
 )
+PRINT_MARGIN = "15mm"
 MAX_STRAY_INK = 0.15  # skip pages with more ink than this outside the text layer's lines
 
 _WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>')
 
 
 def local_pdf(path: str, cache: Path = DATA_DIR / "pdfs") -> Path:
-    """The PDF itself, or its gunzipped copy in the (git-ignored) data folder."""
+    """The PDF itself, or its gunzipped copy (an HTML document: printed) in the (git-ignored) data folder."""
     if RESERVED in path:
         raise ValueError(f"{path} is reserved for evaluation")
     src = Path(path)
+    if src.suffix == ".html":
+        return _printed(src, cache / f"{src.name}.pdf")
     if src.suffix != ".gz":
         return src
     out = cache / src.name.removesuffix(".gz")
@@ -61,6 +69,17 @@ def local_pdf(path: str, cache: Path = DATA_DIR / "pdfs") -> Path:
         tmp = out.with_suffix(".tmp")
         with gzip.open(src, "rb") as f, open(tmp, "wb") as g:
             shutil.copyfileobj(f, g)
+        tmp.replace(out)
+    return out
+
+
+def _printed(src: Path, out: Path) -> Path:
+    if not out.is_file():
+        from training.html_pages import browser  # Playwright's Chromium, only when a document needs printing
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        browser().print_pdf(src.resolve().as_uri(), str(tmp), PRINT_MARGIN)
         tmp.replace(out)
     return out
 

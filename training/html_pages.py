@@ -938,6 +938,17 @@ class Browser:
         image = cv2.imdecode(np.frombuffer(base64.b64decode(shot["data"]), np.uint8), cv2.IMREAD_GRAYSCALE)
         return image, frags
 
+    def print_pdf(self, url: str, path: str, margin: str) -> None:
+        """The document at ``url`` printed to ``path`` as a browser prints it (A4, backgrounds on)."""
+
+        def run() -> None:
+            self._page.goto(url, wait_until="load")
+            self._page.pdf(
+                path=path, format="A4", print_background=True, margin=dict.fromkeys(("top", "bottom", "left", "right"), margin)
+            )
+
+        self.call(run)
+
     def fonts_of(self, selector: str) -> list[str]:
         """Family names Chromium really drew the element's text with (fallbacks included)."""
         self.cdp("DOM.enable")

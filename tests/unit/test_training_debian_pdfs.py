@@ -40,3 +40,17 @@ def test_rendered_page_boxes_cover_its_ink():
         x0, y0 = np.floor(quad.min(0)).astype(int)
         x1, y1 = np.ceil(quad.max(0)).astype(int)
         assert page.ink[y0:y1, x0:x1].mean() > 0.02  # every box holds text ink
+
+
+def test_an_html_validation_document_is_printed_with_its_chinese_text(tmp_path):
+    html_doc = tmp_path / "faq.html"
+    html_doc.write_text(
+        "<html><body>" + "".join(f"<p>第 {i} 章：定义和概览 Debian GNU/Linux</p>" for i in range(8)) + "</body></html>",
+        encoding="utf-8",
+    )
+    pdf = local_pdf(str(html_doc), cache=tmp_path / "cache")
+    assert pdf == tmp_path / "cache" / "faq.html.pdf"
+    texts = [t.replace(" ", "") for _, t in text_lines(pdf, 1)]
+    assert texts[:2] == ["第0章：定义和概览DebianGNU/Linux", "第1章：定义和概览DebianGNU/Linux"]
+    assert pdf_page(pdf, 1, 100) is not None
+    assert local_pdf(str(html_doc), cache=tmp_path / "cache") == pdf  # printed once
