@@ -52,9 +52,7 @@ DATA_NOTE = (
     "29,798 to 31,652: 24 min here on the CPU without SROIE's case-unknown receipts (python -m training.train_crnn "
     "--real-exclude sroie2019_train --real-fraction 0.3 --lr 1e-4 --anneal), because after the GPU run they had taught "
     'it capitals in print that has none ("ThE", "INVOICE NO." for "Invoice No."): case-only errors on the real '
-    "validation lines 1.04 -> 0.57 points; from step 31,652: a CPU round for scene words (--scene-words 0.3 "
-    "--real-repeat icdar2015_train_words=3 --real-exclude sroie2019_train --lr 2e-4 --anneal), because IIIT5K "
-    "word accuracy (66%) was the recognizer's largest gap"
+    "validation lines 1.04 -> 0.57 points"
 )
 
 
