@@ -15,10 +15,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from db.bulk import insert_rows
+from db.bulk import insert_rows, postgres
 from db.models import InputBlob, utcnow
 
 
@@ -26,21 +26,18 @@ def add_references(session: Session, hashes: Iterable[str]) -> None:
     counts = Counter(hashes)
     if not counts:
         return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":  # one statement for the batch (db/bulk.py), rows locked in sha256 order
-        table = InputBlob.__table__
+    table = InputBlob.__table__
+    if postgres(session):  # one statement for the batch (db/bulk.py), rows locked in sha256 order
         rows = [{"sha256": sha, "refs": n} for sha, n in sorted(counts.items())]
         insert_rows(
             session, table, rows, on_conflict=f"ON CONFLICT (sha256) DO UPDATE SET refs = {table.name}.refs + excluded.refs"
         )
         return
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     rows = [{"sha256": sha, "refs": n, "created_at": utcnow()} for sha, n in sorted(counts.items())]
-    # One statement run for each row (in sha256 order), not one multi-row VALUES: its compiled form is
-    # cached, where a VALUES list is compiled again on every call (~1 ms of each submit). On the
-    # table, not the ORM class: Core's executemany, without the ORM's bulk-insert path (0.3 ms).
-    table = InputBlob.__table__
-    statement = insert(table)
+    # SQLite: one statement run for each row (in sha256 order), not one multi-row VALUES: its compiled
+    # form is cached, where a VALUES list is compiled again on every call. On the table, not the ORM
+    # class: Core's executemany, without the ORM's bulk-insert path.
+    statement = sqlite.insert(table)
     statement = statement.on_conflict_do_update(index_elements=["sha256"], set_={"refs": table.c.refs + statement.excluded.refs})
     session.execute(statement, rows)
 

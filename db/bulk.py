@@ -51,8 +51,12 @@ def insert_rows(
     given = tuple(rows[0])
     defaults = _defaults(table, given)
     statement = _unnest_statement(table, given, tuple(defaults), on_conflict, returning, dialect)
-    params = {f"c{i}": [_value(table, name, row[name]) for row in rows] for i, name in enumerate(given)}
-    params.update({f"d{j}": _value(table, name, default()) for j, (name, default) in enumerate(defaults.items())})
+    params = {}
+    for i, name in enumerate(given):
+        convert = _converter(table, name)
+        params[f"c{i}"] = [convert(row[name]) for row in rows]
+    for j, (name, default) in enumerate(defaults.items()):
+        params[f"d{j}"] = _converter(table, name)(default())
     result = session.execute(statement, params)
     return list(result.scalars()) if returning else []
 
@@ -65,19 +69,26 @@ def _defaults(table: Table, given: tuple[str, ...]) -> dict:
         if column.name in given or default is None:
             continue
         if default.is_scalar:
-            out[column.name] = functools.partial(lambda v: v, default.arg)
+            out[column.name] = lambda value=default.arg: value
         elif default.is_callable:
             out[column.name] = functools.partial(default.arg, None)  # SQLAlchemy wraps fn() as fn(context)
     return out
 
 
-def _value(table: Table, name: str, value):
-    if isinstance(table.c[name].type, JSON):
-        return None if value is None else json.dumps(value)
+def _converter(table: Table, name: str):
+    """What a column's Python values become for psycopg: JSON as text, enum members as their values."""
+    return _json_text if isinstance(table.c[name].type, JSON) else _plain
+
+
+def _json_text(value):
+    return None if value is None else json.dumps(value)
+
+
+def _plain(value):
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, str) and type(value) is not str:
-        return str.__str__(value)  # a StrEnum member: psycopg adapts plain str
+        return str.__str__(value)  # a str subclass: psycopg adapts plain str
     return value
 
 
