@@ -43,6 +43,7 @@ class LineSampler:
         real_fraction: float = 0.0,
         small_text: float = 0.0,
         scene_words: float = 0.0,
+        underline: float = 0.0,
     ):
         self.rng = random.Random(seed)
         self.text = TextSampler(lang, seed)
@@ -59,6 +60,8 @@ class LineSampler:
         # packaging, in the training-only display faces too (validation draws none of them)
         self.scene_words = scene_words
         self.latin_scene = latin_fonts(extra=True) if scene_words else []
+        # share of lines underlined through their descenders, as labels on typed forms are
+        self.underline = underline
 
     def sample(self) -> tuple[np.ndarray, str, bool]:
         if self.real_fraction and self.rng.random() < self.real_fraction:
@@ -112,7 +115,10 @@ class LineSampler:
             if not font.covers(text):
                 continue
             small = self.rng.random() < self.small_text
-            img = render_line(text, font, self.rng.randint(8, 15) if small else self.rng.randint(18, 44), self.rng)
+            size = self.rng.randint(8, 15) if small else self.rng.randint(18, 44)
+            # only a sampler that underlines draws the extra number, so validation lines stay as they were
+            underline = bool(self.underline) and self.rng.random() < self.underline
+            img = render_line(text, font, size, self.rng, underline=underline)
             if img.shape[0] < 4 or img.shape[1] < 4:
                 continue
             if self.rng.random() < 0.12:
@@ -154,16 +160,24 @@ class LineBatches(IterableDataset):
         real_fraction: float = 0.0,
         small_text: float = 0.0,
         scene_words: float = 0.0,
+        underline: float = 0.0,
     ):
         self.lang, self.charset, self.batch_size, self.seed, self.pool = lang, charset, batch_size, seed, pool_batches
         self.real, self.real_fraction, self.small_text = real, real_fraction, small_text
-        self.scene_words = scene_words
+        self.scene_words, self.underline = scene_words, underline
 
     def __iter__(self):
         info = get_worker_info()
         worker = info.id if info else 0
         sampler = LineSampler(
-            self.lang, self.charset, self.seed * 1000 + worker, self.real, self.real_fraction, self.small_text, self.scene_words
+            self.lang,
+            self.charset,
+            self.seed * 1000 + worker,
+            self.real,
+            self.real_fraction,
+            self.small_text,
+            self.scene_words,
+            self.underline,
         )
         rng = random.Random(self.seed * 7919 + worker)
         while True:

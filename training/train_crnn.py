@@ -216,6 +216,7 @@ def export(model, charset_name, lang, model_dir, state, metrics, args):
             "real_fraction": args.real_fraction,
             "small_text": args.small_text,
             "scene_words": args.scene_words,
+            "underline": args.underline,
             "real_lines": state.get("real_lines"),
             **({"real_excluded": list(args.real_exclude)} if args.real_exclude else {}),
             **({"real_repeat": dict(args.real_repeat)} if args.real_repeat else {}),
@@ -260,6 +261,7 @@ def train(args) -> None:
         real_fraction=args.real_fraction,
         small_text=args.small_text,
         scene_words=args.scene_words,
+        underline=args.underline,
     )
     last = {"loss": float("nan"), "lines": state["lines"]}
 
@@ -352,6 +354,13 @@ def main() -> None:
         default=0.12,
         help="share of synthetic training samples that are one or two words on a sign or package "
         "(scene colours, tilt, perspective; training-only display faces, scripts/install_train_fonts.sh)",
+    )
+    p.add_argument(
+        "--underline",
+        type=float,
+        default=0.08,
+        help="share of synthetic lines underlined through their descenders, as typed forms underline "
+        "labels (validation lines never are)",
     )
     parse_and_train(p, train)
 
