@@ -20,6 +20,7 @@ from core.settings import get_settings
 from pipeline.ctc import line_confidence
 from pipeline.detector import CtpnDetector
 from pipeline.geometry import PageGeometry
+from pipeline.large_text import LargeText
 from pipeline.leftovers import FOUND_BY as LEFTOVER
 from pipeline.leftovers import Leftovers
 from pipeline.orientation import OrientationClassifier
@@ -143,6 +144,9 @@ class Pipeline:
     ``preprocessor(gray, angle) -> PreparedPage``,
     ``detector(working) -> [DetectedLine]``, ``text_scale([line height]) -> zoom``
     (a zoom above 1 prepares and detects the page again, larger),
+    ``large_text.shrink(working) -> small image`` and ``large_text.merge(found, found_small)
+    -> [DetectedLine]`` (a half-size look for letters too tall for the detector's view;
+    ``large_text=False`` turns it off),
     ``leftovers(working, [DetectedLine]) -> [DetectedLine]`` (candidates for text the
     detector left out, kept after recognition only when ``leftovers.keep(text, confidence)``;
     ``leftovers=False`` turns the stage off),
@@ -162,6 +166,7 @@ class Pipeline:
         text_scale=None,
         leftovers=None,
         split_gap: float | None = SPLIT_GAP,
+        large_text=None,
     ):
         self.orientation = orientation
         self.preprocessor = preprocessor
@@ -170,6 +175,7 @@ class Pipeline:
         self.reading_order = reading_order or ReadingOrder()
         self.text_scale = text_scale or TextScale()
         self.leftovers = Leftovers() if leftovers is None else leftovers
+        self.large_text = LargeText() if large_text is None else large_text
         self.split_gap = split_gap
         self.lang = lang
 
@@ -239,21 +245,21 @@ class Pipeline:
         work.timings["preprocess"] = round(time.perf_counter() - lapped, 4)
         return work
 
-    def _detect_each(self, works: list[_PageWork], raise_errors: bool) -> list[list]:
-        """The detector over the pages' working images: together when the stage can, else (or when
-        the shared call fails) page by page; a page whose detection failed gets its error set."""
+    def _detect_each(self, works: list[_PageWork], raise_errors: bool, images: list[np.ndarray] | None = None) -> list[list]:
+        """The detector over the pages' working images (or ``images``, one per page): together when
+        the stage can, else (or when the shared call fails) page by page; a page whose detection
+        failed gets its error set. Lines in the images' pixels."""
+        images = [w.prepared.working for w in works] if images is None else images
         batch = getattr(self.detector, "detect_batch", None)
         if batch is not None and len(works) > 1:
             try:
-                return [
-                    self._on_page(w, found) for w, found in zip(works, batch([w.prepared.working for w in works]), strict=True)
-                ]
+                return list(batch(images))
             except Exception:
                 pass  # again page by page, so that the error lands on its page
         found = []
-        for work in works:
+        for work, image in zip(works, images, strict=True):
             try:
-                found.append(self._on_page(work, self.detector(work.prepared.working)))
+                found.append(self.detector(image))
             except Exception as exc:
                 if raise_errors:
                     raise
@@ -271,10 +277,16 @@ class Pipeline:
         clock = time.perf_counter()
         works = [w for w in works if w.error is None]
         for work, detected in zip(works, self._detect_each(works, raise_errors), strict=True):
-            work.detected = detected
+            work.detected = self._on_page(work, detected)
         again = [w for w in _each_page(works, self._zoom, raise_errors) if w.zoomed]
         for work, detected in zip(again, self._detect_each(again, raise_errors), strict=True):
-            work.detected = detected
+            work.detected = self._on_page(work, detected)
+        if self.large_text:
+            going = [w for w in works if w.error is None]
+            small = [self.large_text.shrink(w.prepared.working) for w in going]
+            for work, detected in zip(going, self._detect_each(going, raise_errors, small), strict=True):
+                if work.error is None:
+                    work.detected = self._on_page(work, self.large_text.merge(work.detected, detected))
         if self.leftovers:
             _each_page(works, self._add_leftovers, raise_errors)
         _each_page(works, self._in_reading_order, raise_errors)

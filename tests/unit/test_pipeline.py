@@ -26,13 +26,17 @@ class FixedOrientation:
 
 
 class FixedDetector:
+    """Finds ``polygons`` on the first working image it is shown; on a copy of another size (the
+    pipeline's half-size look for large text) the same lines, scaled, as a real detector would."""
+
     def __init__(self, polygons):
         self.polygons = polygons
         self.working_shape = None
 
     def __call__(self, working):
-        self.working_shape = working.shape
-        return [DetectedLine(np.array(p, dtype=np.float32), 0.9, 3) for p in self.polygons]
+        self.working_shape = self.working_shape or working.shape
+        scale = working.shape[1] / self.working_shape[1]
+        return [DetectedLine(np.array(p, dtype=np.float32) * scale, 0.9, 3) for p in self.polygons]
 
 
 class CropTexts:

@@ -1,0 +1,62 @@
+"""Stage: a second, half-size look for text too large for the detector's view.
+
+CTPN reads a page through 16-px-wide columns with a receptive field of about a
+hundred working pixels. Letters much taller than the lines it was trained on
+(signs, posters, book covers and headlines in photos: 60-200 px at working size)
+show it strokes and counters, not text, and it proposes nothing there. On a copy
+of the working image at half size the same letters fall inside its range. The
+lines found there that are tall (``min_height`` working pixels, i.e. above what
+the full-size pass handles well) and do not overlap a line the full-size pass
+found are added; everything else from the small copy is dropped, so pages of
+ordinary text keep exactly what they had. Measured on our validation split of the
+real sets (2026-11-30): scene photos, line recall 0.325 -> 0.425 (H-mean 0.430 ->
+0.504); forms and receipts unchanged (0.817); a quarter of the pixels, so about a
+fifth more detector time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+
+from pipeline.preprocess import ALIGN, background_level, pad_to_multiple
+
+
+def _area(box) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def _intersection(a, b) -> float:
+    return _area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
+
+
+class LargeText:
+    """``shrink(working) -> small working image``; ``merge(found, found_small) -> lines``,
+    everything in the full-size working image's pixels."""
+
+    def __init__(self, scale: float = 0.5, min_height: float = 45.0, max_overlap: float = 0.2):
+        self.scale, self.min_height, self.max_overlap = scale, min_height, max_overlap
+
+    def shrink(self, working: np.ndarray) -> np.ndarray:
+        h, w = working.shape
+        small = cv2.resize(working, (max(1, round(w * self.scale)), max(1, round(h * self.scale))), interpolation=cv2.INTER_AREA)
+        return pad_to_multiple(small, ALIGN, background_level(small))
+
+    def merge(self, found: list, found_small: list) -> list:
+        """``found`` and the tall lines of ``found_small`` (its pixels) that cover none of them."""
+        boxes = [line.bbox for line in found]
+        added = []
+        for line in found_small:
+            big = replace(line, polygon=(line.polygon / self.scale).astype(np.float32))
+            box = big.bbox
+            if box[3] - box[1] < self.min_height:
+                continue
+            # overlap as a share of the smaller box: a tall line over a full-size line is the same
+            # text seen coarsely (or two lines taken as one), not text the full-size pass missed
+            if any(_intersection(box, b) > self.max_overlap * min(_area(box), _area(b)) for b in boxes):
+                continue
+            added.append(big)
+            boxes.append(box)
+        return found + added
