@@ -52,6 +52,13 @@ def test_skew_estimate_finds_the_slope_and_its_sign(skew):
     assert estimate_skew(text_page(skew)) == pytest.approx(skew, abs=0.15)
 
 
+@pytest.mark.parametrize("skew", [-16.0, 13.5])
+def test_preprocessor_levels_a_photographed_tilt(skew):
+    prep = Preprocessor()(text_page(skew), angle=0)
+    assert prep.geometry.skew == pytest.approx(skew, abs=0.15)
+    assert estimate_skew(prep.working) == 0.0
+
+
 def test_blank_page_has_no_skew():
     assert estimate_skew(np.full((500, 400), 240, dtype=np.uint8)) == 0.0
 
