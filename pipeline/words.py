@@ -138,15 +138,25 @@ def place_words(
     return out
 
 
-def split_at_gaps(words: list[PlacedWord], line_height: float, max_gap: float) -> list[list[PlacedWord]]:
+def split_at_gaps(
+    words: list[PlacedWord],
+    line_height: float,
+    max_gap: float,
+    text: str = "",
+    label_gap: float | None = None,
+) -> list[list[PlacedWord]]:
     """Runs of words whose blank between one word's box and the next stays within ``max_gap``
     line heights: a form's label and the value typed far to its right, or two table cells the
-    detector chained into one line, become separate lines."""
+    detector chained into one line, become separate lines. With the line's ``text`` and a
+    ``label_gap``, a word ending in a colon is also parted from a next word more than
+    ``label_gap`` line heights away: a label and its field."""
     if not words:
         return []
     runs = [[words[0]]]
     for prev, word in zip(words, words[1:], strict=False):
-        if word.box[0] - prev.box[2] > max_gap * line_height:
+        gap = (word.box[0] - prev.box[2]) / line_height
+        labelled = label_gap is not None and text[prev.first : prev.end].endswith((":", "："))
+        if gap > max_gap or (labelled and gap > label_gap):
             runs.append([])
         runs[-1].append(word)
     return runs

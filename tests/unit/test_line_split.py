@@ -22,6 +22,18 @@ def test_runs_part_where_the_blank_is_wider_than_the_limit():
     assert split_at_gaps([], 30, 2.0) == []
 
 
+def test_a_colon_ended_label_parts_from_its_field_at_a_shorter_blank():
+    text = "Company: B.A.T. CYPRUS Ltd. Fax: 12"
+    words = [word(0, 8, 0, 90), word(9, 15, 125, 190), word(16, 22, 200, 280), word(23, 27, 290, 330)]
+    words += [word(28, 32, 345, 385), word(33, 35, 395, 420)]
+    # a 35 px blank is 1.17 line heights: wide enough after "Company:", not after "B.A.T."
+    runs = split_at_gaps(words, line_height=30, max_gap=2.0, text=text, label_gap=1.0)
+    assert [[text[w.first : w.end] for w in run] for run in runs] == [["Company:"], ["B.A.T.", "CYPRUS", "Ltd.", "Fax:", "12"]]
+    # "Fax:" is followed by a 10 px blank: one line; and without the text no label is known
+    assert split_at_gaps(words, line_height=30, max_gap=2.0, label_gap=1.0) == [words]
+    assert split_at_gaps(words, line_height=30, max_gap=2.0, text=text) == [words]
+
+
 class OneLine:
     """A detector that chained everything on the row into one line, as CTPN does across a short gap."""
 
