@@ -130,7 +130,8 @@ def neighbour_ink(img: np.ndarray, rng: random.Random) -> np.ndarray:
 
 def scene(img: np.ndarray, rng: random.Random) -> np.ndarray:
     """A word on a sign, a shop front or a package: any two tones (often low contrast, either
-    way round), a textured or graded background, a tilt and a camera's perspective."""
+    way round), a textured or graded background, now and then the sign's border or something
+    across the word, a tilt and a camera's perspective."""
     h, w = img.shape
     ink = 1.0 - img.astype(np.float32) / 255.0  # 1 where the glyphs are
     bg = rng.uniform(0, 255)
@@ -148,6 +149,17 @@ def scene(img: np.ndarray, rng: random.Random) -> np.ndarray:
         shadow = np.roll(np.roll(ink, dy, 0), dx, 1)
         base = base * (1 - shadow) + rng.uniform(0, 255) * shadow
     out = base * (1 - ink) + fg * ink
+    if rng.random() < 0.3:  # the sign's own border, which a word's box on a small sign takes in
+        thick = rng.randint(1, max(1, h // 12))
+        inset = rng.randint(0, max(0, h // 10))
+        tone = fg if rng.random() < 0.7 else rng.uniform(0, 255)
+        cv2.rectangle(out, (inset, inset), (w - 1 - inset, h - 1 - inset), float(tone), thick)
+    if rng.random() < 0.15:  # a pole, a cable or a shadow across part of the word
+        band = np.zeros((h, w), np.float32)
+        x0, x1 = rng.uniform(0, w), rng.uniform(0, w)
+        cv2.line(band, (round(x0), 0), (round(x1), h - 1), 1.0, max(1, round(w * rng.uniform(0.03, 0.15))))
+        band = cv2.GaussianBlur(band, (0, 0), rng.uniform(0.5, 3)) * rng.uniform(0.25, 0.6)
+        out = out * (1 - band) + rng.choice((rng.uniform(0, 60), rng.uniform(190, 255))) * band
     out = np.clip(out, 0, 255).astype(np.uint8)
     out = perspective(out, rng, amount=rng.uniform(0.03, 0.1))
     if rng.random() < 0.5:
