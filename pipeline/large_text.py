@@ -9,9 +9,9 @@ lines found there that are tall (``min_height`` working pixels, i.e. above what
 the full-size pass handles well) and do not overlap a line the full-size pass
 found are added; everything else from the small copy is dropped, so pages of
 ordinary text keep exactly what they had. Measured on our validation split of the
-real sets (2026-11-30): scene photos, line recall 0.325 -> 0.425 (H-mean 0.430 ->
-0.504); forms and receipts unchanged (0.817); a quarter of the pixels, so about a
-fifth more detector time.
+real sets (2026-11-30): scene photos, line recall 0.325 -> 0.412 (H-mean 0.430 ->
+0.496); forms, receipts and the validation PDFs unchanged. The copy has a quarter of
+the pixels: bench.speed's A4 page still spends ~0.06 s in detection.
 """
 
 from __future__ import annotations
