@@ -7,6 +7,7 @@ whose letter case says nothing about the print (SROIE's upper-case receipts).
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,7 +17,7 @@ from pipeline.charset import Charset, big5_level1_hanzi, gb2312_hanzi
 from pipeline.line_image import pad_batch, prepare_line
 from pipeline.nets.common import to_input
 from training.augment import degrade, neighbour_ink, scene, table_rules
-from training.corpus import TextSampler
+from training.corpus import DATA_DIR, TextSampler
 from training.fonts import cjk_fonts, latin_fonts
 from training.real_data import RealLine
 from training.render import render_line
@@ -44,9 +45,10 @@ class LineSampler:
         small_text: float = 0.0,
         scene_words: float = 0.0,
         underline: float = 0.0,
+        data_dir: Path = DATA_DIR,
     ):
         self.rng = random.Random(seed)
-        self.text = TextSampler(lang, seed)
+        self.text = TextSampler(lang, seed, data_dir)
         self.charset = charset
         self.cjk = cjk_fonts()
         self.cjk_tc = cjk_fonts(traditional=True)

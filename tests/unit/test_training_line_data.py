@@ -45,9 +45,11 @@ def test_an_underline_runs_through_the_descenders_not_along_the_crop_edge():
     assert ruled_lines >= 15
 
 
-def test_an_underlining_sampler_draws_prepared_lines():
+def test_an_underlining_sampler_draws_prepared_lines(tmp_path):
+    # training/data/ is generated and git-ignored: an English sampler needs only its prose file
+    (tmp_path / "corpus_en.txt").write_text("Filter Plug Length 84 mm\nTotal Cigt. Wt.\n" * 20, encoding="utf-8")
     charset = Charset.load("models/charset_mix.txt")
-    sampler = LineSampler("en", charset, seed=5, underline=1.0)
+    sampler = LineSampler("en", charset, seed=5, underline=1.0, data_dir=tmp_path)
     for _ in range(10):
         img, text, case_unknown = sampler.sample()
         assert img.shape[0] == prepare_line(np.full((20, 40), 255, np.uint8)).shape[0] and text and not case_unknown
