@@ -21,15 +21,8 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
+from pipeline.ctpn.nms import box_areas, intersection_matrix
 from pipeline.preprocess import ALIGN, background_level, pad_to_multiple
-
-
-def _area(box) -> float:
-    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
-
-
-def _intersection(a, b) -> float:
-    return _area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
 
 
 class LargeText:
@@ -55,8 +48,10 @@ class LargeText:
                 continue
             # overlap as a share of the smaller box: a tall line over a full-size line is the same
             # text seen coarsely (or two lines taken as one), not text the full-size pass missed
-            if any(_intersection(box, b) > self.max_overlap * min(_area(box), _area(b)) for b in boxes):
-                continue
+            if boxes:
+                smaller = np.minimum(box_areas(box), box_areas(boxes))
+                if (intersection_matrix(box, boxes)[0] > self.max_overlap * smaller).any():
+                    continue
             added.append(big)
             boxes.append(box)
         return found + added
