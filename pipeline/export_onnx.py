@@ -119,6 +119,8 @@ def _check(
             if a.shape != b.shape:
                 raise ModelError(f"ONNX output {name} has shape {a.shape}, torch {b.shape}")
             if np.issubdtype(b.dtype, np.integer):
+                if a.ndim == 3:  # the recognizer's top K: below the best class, near-ties may swap places
+                    a, b = a[..., 0], b[..., 0]
                 agree = float((a == b).mean())
                 if agree < agreement:  # argmax over near-equal logits may differ; more than that may not
                     raise ModelError(f"ONNX output {name} agrees with torch on {agree:.1%} only")

@@ -34,8 +34,9 @@ from pipeline.runtime import OnnxNetwork, inference_threads
 # readout around the CRNN), so graphs exported the old way are never used again.
 # 2: the class bias folded into the output layer's, the best class's probability gathered; 3: int8 graphs say so; 4: the readout by TopK,
 # the int8 recognizer's convolutions calibrated int8 and its output layer one DynamicQuantizeMatMul; 5: that
-# output layer dynamically quantised again as in 3 (the fused one read low-resolution pages worse)
-EXPORT_FORMAT = 5
+# output layer dynamically quantised again as in 3 (the fused one read low-resolution pages worse); 6: the
+# readout gives each frame's top 4 classes (beam search with the language model)
+EXPORT_FORMAT = 6
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from PIL import Image
 
 from core.errors import InputError, InvalidOption, ResourceExhausted
 from core.settings import get_settings
+from pipeline.charlm import get_decoder
 from pipeline.ctc import line_confidence
 from pipeline.detector import CtpnDetector
 from pipeline.geometry import PageGeometry
@@ -478,7 +479,13 @@ def build_pipeline(lang: str = "mix", device: str | None = None, runtime: str | 
         orientation=OrientationClassifier(orientation.net, device),
         preprocessor=Preprocessor(),
         detector=CtpnDetector.from_card(ctpn.net, ctpn.card, device),
-        recognizer=CrnnRecognizer(crnn.net, crnn.charset, device, script="latin" if lang == "en" else "any"),
+        recognizer=CrnnRecognizer(
+            crnn.net,
+            crnn.charset,
+            device,
+            script="latin" if lang == "en" else "any",
+            decoder=get_decoder(crnn.charset.chars),
+        ),
         lang=lang,
     )
 

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from pipeline.charset import Charset
-from pipeline.ctc import align_best_path, line_confidence
+from pipeline.ctc import align_best_path, align_labels, line_confidence
 from pipeline.line_image import pad_batch, prepare_line
 from pipeline.nets.spec import CRNN_STRIDE as STRIDE
 from pipeline.nets.spec import input_array
@@ -137,6 +137,7 @@ class CrnnRecognizer:
         max_batch: int = 32,
         max_frames: int = 4096,
         script: str = "any",
+        decoder=None,
     ):
         if charset.num_classes != net.cfg.num_classes:
             raise ValueError(f"charset has {charset.num_classes} classes, the network {net.cfg.num_classes}")
@@ -154,12 +155,15 @@ class CrnnRecognizer:
         self.class_bias = np.where(mask, 0.0, -np.inf).astype(np.float32)
         self.max_batch = max_batch
         self.max_frames = max_frames
+        # pipeline.charlm.LmDecoder (beam search with the language model) or None: greedy decoding
+        self.decoder = decoder
         # An int8 graph scales each batch's activations together: one page's lines must not share
         # batches with another page's, or a page would read differently beside other pages.
         self.reads_pages_apart = bool(getattr(self.network, "quantised", False))
 
     def best_path(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Stacked lines (B, 32, W) -> best class (T, B) and its softmax probability (T, B)."""
+        """Stacked lines (B, 32, W) -> each frame's top classes (T, B, K) and their softmax probabilities
+        (T, B, K), best first."""
         best, prob = self.network(input_array(batch), self.class_bias)
         return best, prob
 
@@ -173,7 +177,13 @@ class CrnnRecognizer:
             best, prob = self.best_path(stacked)
             for k, (i, width) in enumerate(zip(members, widths, strict=True)):
                 frames = min(best.shape[0], math.ceil(width / STRIDE))  # frames over the padding say nothing
-                labels, confs, spans = align_best_path(best[:frames, k], prob[:frames, k])
+                top_idx, top_prob = best[:frames, k], prob[:frames, k]
+                labels, confs, spans = align_best_path(top_idx[:, 0], top_prob[:, 0])
+                if self.decoder is not None and self.decoder.needed(top_prob):
+                    searched = self.decoder(top_idx, top_prob)
+                    if searched != labels:
+                        labels = searched
+                        confs, spans = align_labels(labels, top_idx, top_prob)
                 text = self.charset.decode(labels)
                 px_per_frame = STRIDE * crops[i].shape[1] / width
                 out[i] = Recognition(text, line_confidence(confs), confs, spans, px_per_frame)

@@ -21,7 +21,7 @@ from training.corpus import DATA_DIR, TextSampler
 from training.fonts import cjk_fonts, latin_fonts
 from training.real_data import RealLine
 from training.render import render_line
-from training.typography import typeset
+from training.typography import list_and_code_marks, typeset
 
 # Characters that only Traditional text has: such a line is drawn with a TC/TW face most of the time.
 TRADITIONAL_ONLY = frozenset(big5_level1_hanzi()) - frozenset(gb2312_hanzi())
@@ -46,6 +46,7 @@ class LineSampler:
         scene_words: float = 0.0,
         underline: float = 0.0,
         data_dir: Path = DATA_DIR,
+        marks: float = 0.0,
     ):
         self.rng = random.Random(seed)
         self.text = TextSampler(lang, seed, data_dir)
@@ -64,6 +65,8 @@ class LineSampler:
         self.latin_scene = latin_fonts(extra=True) if scene_words else []
         # share of lines underlined through their descenders, as labels on typed forms are
         self.underline = underline
+        # share of lines given a dash list marker or a code token (training.typography)
+        self.marks = marks
 
     def sample(self) -> tuple[np.ndarray, str, bool]:
         if self.real_fraction and self.rng.random() < self.real_fraction:
@@ -104,7 +107,11 @@ class LineSampler:
         if self.scene_words and self.rng.random() < self.scene_words:
             return self._scene_word()
         while True:
-            text = self.charset.normalize(typeset(self.text(), self.rng)).strip()
+            text = typeset(self.text(), self.rng)
+            # only a sampler that marks draws the extra number, so validation lines stay as they were
+            if self.marks and text and self.rng.random() < self.marks:
+                text = list_and_code_marks(text, self.rng)
+            text = self.charset.normalize(text).strip()
             if not text:
                 continue
             if text.isascii():
@@ -163,10 +170,11 @@ class LineBatches(IterableDataset):
         small_text: float = 0.0,
         scene_words: float = 0.0,
         underline: float = 0.0,
+        marks: float = 0.0,
     ):
         self.lang, self.charset, self.batch_size, self.seed, self.pool = lang, charset, batch_size, seed, pool_batches
         self.real, self.real_fraction, self.small_text = real, real_fraction, small_text
-        self.scene_words, self.underline = scene_words, underline
+        self.scene_words, self.underline, self.marks = scene_words, underline, marks
 
     def __iter__(self):
         info = get_worker_info()
@@ -180,6 +188,7 @@ class LineBatches(IterableDataset):
             self.small_text,
             self.scene_words,
             self.underline,
+            marks=self.marks,
         )
         rng = random.Random(self.seed * 7919 + worker)
         while True:

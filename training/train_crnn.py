@@ -221,6 +221,7 @@ def export(model, charset_name, lang, model_dir, state, metrics, args):
             "small_text": args.small_text,
             "scene_words": args.scene_words,
             "underline": args.underline,
+            "marks": args.marks,
             "real_lines": state.get("real_lines"),
             **({"real_excluded": list(args.real_exclude)} if args.real_exclude else {}),
             **({"real_repeat": dict(args.real_repeat)} if args.real_repeat else {}),
@@ -266,6 +267,7 @@ def train(args) -> None:
         small_text=args.small_text,
         scene_words=args.scene_words,
         underline=args.underline,
+        marks=args.marks,
     )
     last = {"loss": float("nan"), "lines": state["lines"]}
 
@@ -365,6 +367,13 @@ def main() -> None:
         default=0.08,
         help="share of synthetic lines underlined through their descenders, as typed forms underline "
         "labels (validation lines never are)",
+    )
+    p.add_argument(
+        "--marks",
+        type=float,
+        default=0.08,
+        help="share of synthetic lines given a dash list marker (– before Chinese reads as 一) or a code "
+        "token (~i, ~/.config, {a,b}, [-v]) (validation lines never are)",
     )
     parse_and_train(p, train)
 

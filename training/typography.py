@@ -48,6 +48,34 @@ def _sign(text: str, rng: random.Random) -> str:
     return f"{text} {sign}" if rng.random() < 0.5 else f"{sign} {text}"
 
 
+# Nested list items in DocBook/dblatex output (Debian's manuals, most LaTeX) are marked with an
+# en dash, often before Chinese text, where it sits beside 一 and reads as it; code samples print
+# ~ (aptitude's ~i, ~/.config), braces and brackets that prose corpora almost never have.
+DASH_BULLETS = ("– ", "–", "- ", "— ")
+CODE_TOKENS = (
+    lambda r: "~" + r.choice("abcdefgimnoprstuvABDEFGMNOPRSTUV"),
+    lambda r: "~" + r.choice("ARDi") + "~" + r.choice("ig"),
+    lambda r: "~/." + r.choice(("config", "bashrc", "gitconfig", "ssh", "local/bin", "profile", "vimrc")),
+    lambda r: (
+        "{"
+        + ",".join(r.sample(("debian", "main", "contrib", "sid", "bookworm", "extra", "hold", "keep", "1", "2"), r.randint(1, 3)))
+        + "}"
+    ),
+    lambda r: "${" + r.choice(("HOME", "PATH", "1", "USER", "LANG")) + "}",
+    lambda r: "[" + r.choice(("-v", "options", "file", "0-9", "a-z", "--help")) + "]",
+)
+
+
+def list_and_code_marks(text: str, rng: random.Random) -> str:
+    """A dash list marker before ``text``, or a code token (tilde, braces, brackets) in it."""
+    if rng.random() < 0.5:
+        return rng.choice(DASH_BULLETS) + text
+    token = rng.choice(CODE_TOKENS)(rng)
+    words = text.split(" ")
+    words.insert(rng.randrange(len(words) + 1), token)
+    return " ".join(words) if rng.random() < 0.7 else token
+
+
 def typeset(text: str, rng: random.Random) -> str:
     """``text`` with some typographic forms; most lines come back unchanged."""
     if not text:

@@ -12,7 +12,7 @@ from torch import nn
 from pipeline.nets.common import conv_bn
 from pipeline.nets.spec import CRNN_HEIGHT as HEIGHT
 from pipeline.nets.spec import CRNN_STRIDE as STRIDE  # input columns per output step
-from pipeline.nets.spec import CrnnConfig
+from pipeline.nets.spec import CRNN_TOP_K, CrnnConfig
 
 __all__ = ["HEIGHT", "STRIDE", "CrnnConfig", "CrnnNet", "CrnnReadout"]
 
@@ -65,32 +65,37 @@ class CrnnNet(nn.Module):
 
 
 class CrnnReadout(nn.Module):
-    """A CRNN (any module giving (T, B, C) logits) plus the per-frame part of greedy CTC decoding.
+    """A CRNN (any module giving (T, B, C) logits) plus the per-frame part of CTC decoding.
 
-    Returns each frame's best class and its softmax probability, (T, B) each, so the
-    (T, B, C) logits (C is 6,901 for the mixed model) never leave the runtime: the same
-    module runs in torch and is what the ONNX export writes. ``class_bias`` (C,) is
-    added to the logits first: 0, or -inf for classes the language may not say.
+    Returns each frame's ``CRNN_TOP_K`` most probable classes and their softmax probabilities,
+    (T, B, K) each, best first, so the (T, B, C) logits (C is 6,901 for the mixed model) never
+    leave the runtime: the same module runs in torch and is what the ONNX export writes. The
+    best class is greedy decoding's; the rest are what beam search with the language model
+    (pipeline/charlm.py) may choose instead. ``class_bias`` (C,) is added to the logits first:
+    0, or -inf for classes the language may not say.
     """
 
-    def __init__(self, net: nn.Module):
+    def __init__(self, net: nn.Module, top_k: int = CRNN_TOP_K):
         super().__init__()
         self.net = net
+        self.top_k = top_k
 
     def forward(self, x: torch.Tensor, class_bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if isinstance(self.net, CrnnNet):
             logits = self.net.logits_with_bias(x, class_bias).float()  # (T, B, C)
         else:
             logits = self.net(x).float() + class_bias
-        # A whole softmax, then its top entry: ONNX Runtime's Softmax is vectorised, while
+        # A whole softmax, then its top entries: ONNX Runtime's Softmax is vectorised, while
         # exp(top - logsumexp) ran its slow generic ReduceLogSumExp (a quarter of the CRNN's time on a
-        # page). In the exported graph, TopK(k=1) gives entry and index in one pass (ONNX Runtime's ArgMax
+        # page). In the exported graph, TopK gives entries and indices in one pass (ONNX Runtime's ArgMax
         # over the 9,019 classes took 37 ms on 1,968 frames, TopK 25), and ONNX's TopK breaks ties by the
-        # lower index, as argmax does; torch.topk does not promise that, so torch itself takes the argmax
-        # and gathers its entry (the same time in torch either way).
+        # lower index, as argmax does; torch.topk does not promise that, so torch takes the argmax for
+        # the best class and its top K for the rest (the same time in torch either way).
         probs = torch.softmax(logits, dim=2)  # (T, B, C)
+        prob, best = probs.topk(min(self.top_k, probs.shape[2]), dim=2)  # (T, B, K) each
         if torch.onnx.is_in_onnx_export():
-            prob, best = probs.topk(1, dim=2)  # (T, B, 1) each
-            return best.squeeze(2), prob.squeeze(2)
-        best = logits.argmax(dim=2)  # (T, B)
-        return best, probs.gather(2, best.unsqueeze(2)).squeeze(2)
+            return best, prob
+        first = logits.argmax(dim=2, keepdim=True)  # (T, B, 1)
+        best = torch.cat([first, best[..., 1:]], dim=2)
+        prob = torch.cat([probs.gather(2, first), prob[..., 1:]], dim=2)
+        return best, prob

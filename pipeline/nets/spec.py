@@ -14,6 +14,8 @@ import numpy as np
 # CRNN: a text line of height 32 and any width; one output step per 4 input columns.
 CRNN_HEIGHT = 32
 CRNN_STRIDE = 4
+# The readout's classes per frame: greedy decoding takes the first, beam search may take the others.
+CRNN_TOP_K = 4
 
 # CTPN: stride-16 features, anchors 16 px wide with the CTPN paper's heights (x1/0.7 each).
 CTPN_STRIDE = 16

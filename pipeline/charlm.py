@@ -1,0 +1,196 @@
+"""A character n-gram language model for CTC beam search (pipeline.ctc.prefix_beam_search).
+
+The recognizer reads each character from its own few pixels; where the print is
+poor it is nearly a coin toss between two classes ("DOLCE" / "DOICE", "BETTER" /
+"RETTER", "Stallman" / "Staliman") that the letters around it would settle. This
+model says how likely each character is after the few before it, and the
+decoder weighs that against the network's own probabilities.
+
+It models *kinds* of text more than text: Latin letters are case-folded (the
+network knows the case better than a corpus does), every digit is ``0``, every
+other letter (hanzi, kana, ...) is ``中`` and every other non-ASCII symbol ``.``.
+So it knows English spelling and where digits, spaces, punctuation and Chinese
+sit beside Latin text, and it cannot talk the network out of one hanzi for
+another: the Chinese corpora on this machine are far too small for that.
+
+Stored as an exact back-off table of an interpolated absolute-discounting model
+(``training/build_charlm.py``): for each kept n-gram ``hc`` its log P(c | h) and
+its log back-off weight as a history. P(c | h) for an unseen ``hc`` is
+bow(h) * P(c | h without its first symbol). The keys are 64-bit hashes in one
+sorted array (12 MiB in memory for 750k n-grams, not a dict of strings).
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import math
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import ModelError
+
+START = "\x02"  # before a line's first character (fold never makes a control character)
+OTHER_LETTER = "中"
+OTHER_SYMBOL = "."
+
+
+@functools.lru_cache(maxsize=65536)
+def fold(ch: str) -> str:
+    """The model's symbol for one character."""
+    if ch.isascii():
+        if ch.isalpha():
+            return ch.lower()
+        if ch.isdigit():
+            return "0"
+        return ch if ch.isprintable() else OTHER_SYMBOL
+    if unicodedata.category(ch).startswith("L"):
+        return OTHER_LETTER
+    if unicodedata.category(ch) == "Nd":
+        return "0"
+    return OTHER_SYMBOL
+
+
+def fold_text(text: str) -> str:
+    return "".join(fold(ch) for ch in text)
+
+
+def key_of(ngram: str) -> int:
+    return int.from_bytes(hashlib.blake2b(ngram.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+
+
+class CharNgramLM:
+    """``logp(history, symbol)``: the natural log of P(symbol | the last ``order - 1`` symbols of history)."""
+
+    def __init__(self, keys: np.ndarray, logprob: np.ndarray, backoff: np.ndarray, order: int, floor: float):
+        order_ = np.argsort(keys)
+        self.keys = np.ascontiguousarray(keys[order_])
+        self.logprob = np.ascontiguousarray(logprob[order_])
+        self.backoff = np.ascontiguousarray(backoff[order_])
+        self.order = order
+        self.floor = floor  # log P of a symbol the corpus never had
+        self._cache: dict[tuple[str, str], float] = {}
+
+    @classmethod
+    def load(cls, path: Path, order: int) -> CharNgramLM:
+        """Read the table ``training/build_charlm.py`` wrote (gzip text: ngram TAB log10 p TAB log10 bow)."""
+        keys, lp, bow = [], [], []
+        floor = None
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                for raw in f:
+                    gram, p, b = raw.rstrip("\n").split("\t")
+                    if gram == "":
+                        floor = float(p)
+                        continue
+                    keys.append(key_of(gram))
+                    lp.append(float(p))
+                    bow.append(float(b))
+        except (OSError, ValueError, EOFError) as exc:
+            raise ModelError(f"language model {path} cannot be read: {exc}") from None
+        if floor is None or not keys:
+            raise ModelError(f"language model {path} has no entries")
+        to_ln = math.log(10)
+        return cls(
+            np.asarray(keys, dtype=np.int64),
+            np.asarray(lp, dtype=np.float32) * to_ln,
+            np.asarray(bow, dtype=np.float32) * to_ln,
+            order,
+            floor * to_ln,
+        )
+
+    def _find(self, gram: str) -> int:
+        k = key_of(gram)
+        i = int(np.searchsorted(self.keys, k))
+        return i if i < len(self.keys) and self.keys[i] == k else -1
+
+    def logp(self, history: str, symbol: str) -> float:
+        history = history[len(history) - (self.order - 1) :] if len(history) >= self.order - 1 else history
+        cached = self._cache.get((history, symbol))
+        if cached is not None:
+            return cached
+        total, h = 0.0, history
+        while True:
+            i = self._find(h + symbol)
+            if i >= 0:
+                total += float(self.logprob[i])
+                break
+            if not h:
+                total += self.floor
+                break
+            j = self._find(h)
+            if j >= 0:
+                total += float(self.backoff[j])
+            h = h[1:]
+        if len(self._cache) > 500_000:  # a long-lived worker must not grow without bound
+            self._cache.clear()
+        self._cache[(history, symbol)] = total
+        return total
+
+    def score(self, text: str) -> float:
+        """log P of a whole folded text after the line start (tests and tools)."""
+        history, total = START * (self.order - 1), 0.0
+        for s in text:
+            total += self.logp(history, s)
+            history = (history + s)[-(self.order - 1) :]
+        return total
+
+
+class LmDecoder:
+    """The recognizer's decoding with the language model: ``needed(top_prob)`` says whether a line's
+    frames leave any doubt worth a search; ``__call__(top_idx, top_prob)`` gives its classes.
+
+    Lines whose every frame is at least ``sure`` for its best class read as greedy decoding reads
+    them (a weight ``alpha`` below 1 cannot overturn such a frame), so clean print costs nothing."""
+
+    def __init__(self, lm: CharNgramLM, chars: list[str], alpha: float, beta: float, beam_width: int = 8, sure: float = 0.98):
+        self.lm, self.alpha, self.beta, self.beam_width, self.sure = lm, alpha, beta, beam_width, sure
+        self.symbols = [OTHER_SYMBOL] + [fold(c[0]) if c else OTHER_SYMBOL for c in chars]  # class 0 is the blank
+
+    def needed(self, top_prob: np.ndarray) -> bool:
+        return bool(len(top_prob)) and float(np.min(top_prob[:, 0])) < self.sure
+
+    def __call__(self, top_idx: np.ndarray, top_prob: np.ndarray) -> list[int]:
+        from pipeline.ctc import prefix_beam_search
+
+        return prefix_beam_search(top_idx, top_prob, self.symbols, self.lm, self.alpha, self.beta, self.beam_width)
+
+
+LM_NAME = "charlm"
+
+
+@functools.cache
+def _decoder(model_dir: Path, chars: tuple[str, ...]) -> LmDecoder | None:
+    import json
+    import logging
+
+    card_path = model_dir / f"{LM_NAME}.json"
+    if not card_path.is_file():
+        logging.getLogger(__name__).warning("no %s: recognition decodes without a language model", card_path)
+        return None
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        table = model_dir / card["file"]
+        decoding = card["decoding"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"language model card {card_path} is not usable: {exc}") from None
+    from pipeline.cards import sha256_of
+
+    if not table.is_file() or sha256_of(table) != card.get("sha256"):
+        raise ModelError(f"language model {table} is missing or does not match its card's sha256")
+    lm = CharNgramLM.load(table, int(card["order"]))
+    return LmDecoder(
+        lm, list(chars), float(decoding["alpha"]), float(decoding["beta"]), int(decoding["beam_width"]), float(decoding["sure"])
+    )
+
+
+def get_decoder(chars: list[str], model_dir: Path | str | None = None) -> LmDecoder | None:
+    """The process's decoder for a recognizer whose classes 1.. are ``chars`` (None: no model shipped)."""
+    if model_dir is None:
+        from core.settings import get_settings
+
+        model_dir = get_settings().model_dir
+    return _decoder(Path(model_dir).resolve(), tuple(chars))

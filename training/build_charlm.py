@@ -1,0 +1,143 @@
+"""Build the recognizer's character language model (pipeline/charlm.py) from the training corpora.
+
+    .venv/bin/python -m training.build_charlm            # ~1 min; writes models/charlm.{tsv.gz,json}
+
+Counts every n-gram up to ``--order`` of the folded corpus lines (training/data/corpus_*.txt:
+Debian documents in English, Simplified and Traditional Chinese; never debian-reference),
+keeps those seen ``--min-count`` times or more (and every single symbol), and writes the
+interpolated absolute-discounting model as an exact back-off table. The decoding weights in
+the card are chosen afterwards by ``python -m training.tune_decoding --write``; a rebuild keeps
+the card's current ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import gzip
+import io
+import json
+import math
+from pathlib import Path
+
+from pipeline.cards import sha256_of
+from pipeline.charlm import LM_NAME, START, fold_text
+from training.corpus import DATA_DIR
+
+CORPORA = ("corpus_en.txt", "corpus_zh.txt", "corpus_zh_tw.txt")
+TABLE = f"{LM_NAME}.tsv.gz"
+DEFAULT_DECODING = {"alpha": 0.2, "beta": 1.0, "beam_width": 8, "sure": 0.98}
+
+
+def count_ngrams(lines, order: int) -> collections.Counter:
+    counts: collections.Counter = collections.Counter()
+    pad = START * (order - 1)
+    for line in lines:
+        s = pad + fold_text(line)
+        for i in range(order - 1, len(s)):
+            for n in range(1, order + 1):
+                counts[s[i - n + 1 : i + 1]] += 1
+    return counts
+
+
+def build_table(counts: collections.Counter, order: int, min_count: int, discount: float) -> tuple[dict, float]:
+    """{n-gram: (log10 P(last | rest), log10 back-off weight as a history)} and the log10 floor."""
+    kept = {g: c for g, c in counts.items() if len(g) == 1 or c >= min_count}
+    context_total: collections.Counter = collections.Counter()
+    context_types: collections.Counter = collections.Counter()
+    for g, c in kept.items():
+        context_total[g[:-1]] += c
+        context_types[g[:-1]] += 1
+    vocab = sum(1 for g in kept if len(g) == 1) + 1  # + one for every symbol the corpus never had
+
+    def weight(h: str) -> float:
+        return discount * context_types[h] / context_total[h]
+
+    floor = weight("") / vocab
+    prob: dict[str, float] = {}
+    for n in range(1, order + 1):  # lower orders first: each interpolates with the one below
+        for g in (g for g in kept if len(g) == n):
+            h, rest = g[:-1], g[1:]
+            lower = prob.get(rest) if n > 1 else 1.0 / vocab
+            if lower is None:  # the shorter n-gram was pruned: back off through its own history
+                lower = _backed_off(rest, prob, context_total, weight, floor)
+            prob[g] = max(kept[g] - discount, 0) / context_total[h] + weight(h) * lower
+    table = {g: (math.log10(p), 0.0) for g, p in prob.items()}
+    for h in context_total:
+        if h:  # a history's back-off weight; pure line-start histories are histories only
+            p, _ = table.get(h, (0.0, 0.0))
+            table[h] = (p, math.log10(weight(h)))
+    return table, math.log10(floor)
+
+
+def _backed_off(g: str, prob: dict, context_total, weight, floor: float) -> float:
+    factor = 1.0
+    while g:
+        if g in prob:
+            return factor * prob[g]
+        h = g[:-1]
+        if context_total.get(h):
+            factor *= weight(h)
+        g = g[1:]
+    return factor * floor
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--order", type=int, default=5)
+    ap.add_argument("--min-count", type=int, default=2)
+    ap.add_argument("--discount", type=float, default=0.75)
+    ap.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    ap.add_argument("--model-dir", type=Path, default=Path("models"))
+    args = ap.parse_args()
+
+    lines, chars = 0, 0
+
+    def corpus():
+        nonlocal lines, chars
+        for name in CORPORA:
+            with open(args.data_dir / name, encoding="utf-8") as f:
+                for raw in f:
+                    if raw.strip():
+                        lines += 1
+                        chars += len(raw.strip())
+                        yield raw.strip()
+
+    counts = count_ngrams(corpus(), args.order)
+    table, floor = build_table(counts, args.order, args.min_count, args.discount)
+    path = args.model_dir / TABLE
+    # mtime 0: the same corpus gives the same bytes, so the card's sha256 only moves with the model
+    with gzip.GzipFile(path, "wb", mtime=0) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="\n") as f:
+        f.write(f"\t{floor:.5f}\t0\n")
+        for g in sorted(table):
+            p, b = table[g]
+            f.write(f"{g}\t{p:.5f}\t{b:.5f}\n")
+    card_path = args.model_dir / f"{LM_NAME}.json"
+    old = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
+    card = {
+        "architecture": "char-ngram",
+        "file": TABLE,
+        "sha256": sha256_of(path),
+        "order": args.order,
+        "discount": args.discount,
+        "min_count": args.min_count,
+        "ngrams": len(table),
+        "symbols": "Latin letters case-folded, digits as 0, other letters as 中, other non-ASCII symbols as .",
+        "training": {
+            "data": "training/data/corpus_en.txt, corpus_zh.txt, corpus_zh_tw.txt (python -m training.corpus: "
+            "Debian package documents, man pages and copyright files in English, Simplified and Traditional "
+            "Chinese; never debian-reference)",
+            "lines": lines,
+            "characters": chars,
+            "command": f"python -m training.build_charlm --order {args.order} --min-count {args.min_count} "
+            f"--discount {args.discount}",
+        },
+        "decoding": old.get("decoding", DEFAULT_DECODING),
+        **({"metrics": old["metrics"]} if "metrics" in old else {}),
+    }
+    card_path.write_text(json.dumps(card, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"{path}: {len(table)} n-grams from {lines} lines ({chars} characters), {path.stat().st_size / 2**20:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
