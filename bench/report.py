@@ -108,6 +108,17 @@ def model_cards() -> list[str]:
         training = card.get("training", {}) if isinstance(card.get("training"), dict) else {}
         note = training.get("note", "")
         rows.append(f"`{path.stem}`: {training.get('steps', '?')} training steps" + (f" ({note})" if note else ""))
+    from pipeline.charlm import LM_NAME
+
+    try:
+        lm = json.loads((get_settings().model_dir / f"{LM_NAME}.json").read_text(encoding="utf-8"))
+        decoding = lm["decoding"]
+        rows.append(
+            f"`{LM_NAME}`: {lm['order']}-gram character model, {lm['ngrams']} n-grams, "
+            f"beam search weight {decoding['alpha']} (length bonus {decoding['beta']})"
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        rows.append(f"`{LM_NAME}`: none (greedy decoding)")
     return rows
 
 
