@@ -34,6 +34,7 @@ import numpy as np
 from core.errors import ModelError
 
 START = "\x02"  # before a line's first character (fold never makes a control character)
+END = "\x03"  # after its last: a line that ends mid-word ("Jaz", "Sto") is unlikely
 OTHER_LETTER = "中"
 OTHER_SYMBOL = "."
 
@@ -130,10 +131,10 @@ class CharNgramLM:
         self._cache[(history, symbol)] = total
         return total
 
-    def score(self, text: str) -> float:
-        """log P of a whole folded text after the line start (tests and tools)."""
+    def score(self, text: str, end: bool = False) -> float:
+        """log P of a whole folded text after the line start (and, with ``end``, of the line ending there)."""
         history, total = START * (self.order - 1), 0.0
-        for s in text:
+        for s in text + (END if end else ""):
             total += self.logp(history, s)
             history = (history + s)[-(self.order - 1) :]
         return total

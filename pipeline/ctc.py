@@ -103,7 +103,7 @@ def prefix_beam_search(
     matter). A prefix scores log P_ctc + alpha * log P_lm + beta * its length; classes below
     ``min_prob`` in a frame are not tried there. Returns the best prefix's classes.
     """
-    from pipeline.charlm import START  # the model's line start; ctc itself knows no language model
+    from pipeline.charlm import END, START  # the model's line ends; ctc itself knows no language model
 
     keep = lm.order - 1
     log_prob = np.log(np.clip(np.asarray(top_prob, dtype=np.float64), 1e-30, 1.0))
@@ -136,7 +136,8 @@ def prefix_beam_search(
                 add(prefix + (c,), NEG_INF, reach, (history + symbol)[-keep:], lm_score + lm.logp(history, symbol))
         ranked = sorted(grown.items(), key=lambda item: total(*item), reverse=True)
         beams = dict(ranked[:beam_width])
-    best = max(beams.items(), key=lambda item: total(*item))
+    # the line ends here: a prefix that stops mid-word pays for it
+    best = max(beams.items(), key=lambda item: total(*item) + alpha * lm.logp(item[1][2], END))
     return list(best[0])
 
 

@@ -21,7 +21,7 @@ import math
 from pathlib import Path
 
 from pipeline.cards import sha256_of
-from pipeline.charlm import LM_NAME, START, fold_text
+from pipeline.charlm import END, LM_NAME, START, fold_text
 from training.corpus import DATA_DIR
 
 CORPORA = ("corpus_en.txt", "corpus_zh.txt", "corpus_zh_tw.txt")
@@ -33,7 +33,7 @@ def count_ngrams(lines, order: int) -> collections.Counter:
     counts: collections.Counter = collections.Counter()
     pad = START * (order - 1)
     for line in lines:
-        s = pad + fold_text(line)
+        s = pad + fold_text(line) + END
         for i in range(order - 1, len(s)):
             for n in range(1, order + 1):
                 counts[s[i - n + 1 : i + 1]] += 1
