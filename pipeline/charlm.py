@@ -147,12 +147,34 @@ class LmDecoder:
     Lines whose every frame is at least ``sure`` for its best class read as greedy decoding reads
     them (a weight ``alpha`` below 1 cannot overturn such a frame), so clean print costs nothing."""
 
-    def __init__(self, lm: CharNgramLM, chars: list[str], alpha: float, beta: float, beam_width: int = 8, sure: float = 0.98):
+    def __init__(
+        self,
+        lm: CharNgramLM,
+        chars: list[str],
+        alpha: float,
+        beta: float,
+        beam_width: int = 8,
+        sure: float = 0.98,
+        second_look: float = 0.0,
+        second_look_max_chars: int = 16,
+    ):
         self.lm, self.alpha, self.beta, self.beam_width, self.sure = lm, alpha, beta, beam_width, sure
+        # > 0: an unsure reading of at most second_look_max_chars characters is read again this much
+        # wider and the more plausible reading kept (pipeline.recognizer)
+        self.second_look, self.second_look_max_chars = second_look, second_look_max_chars
         self.symbols = [OTHER_SYMBOL] + [fold(c[0]) if c else OTHER_SYMBOL for c in chars]  # class 0 is the blank
 
     def needed(self, top_prob: np.ndarray) -> bool:
         return bool(len(top_prob)) and float(np.min(top_prob[:, 0])) < self.sure
+
+    def plausibility(self, reading) -> float:
+        """How much network and model together believe a Recognition, as the beam search scores a
+        prefix: the log of its characters' confidences, the weighted log probability of its text (line
+        end included) and the length bonus, without which the reading that drops a letter would win."""
+        if not reading.text:
+            return -math.inf
+        network = float(np.log(np.clip(reading.char_confidences, 1e-6, 1.0)).sum())
+        return network + self.alpha * self.lm.score(fold_text(reading.text), end=True) + self.beta * len(reading.text)
 
     def __call__(self, top_idx: np.ndarray, top_prob: np.ndarray) -> list[int]:
         from pipeline.ctc import prefix_beam_search
@@ -184,7 +206,14 @@ def _decoder(model_dir: Path, chars: tuple[str, ...]) -> LmDecoder | None:
         raise ModelError(f"language model {table} is missing or does not match its card's sha256")
     lm = CharNgramLM.load(table, int(card["order"]))
     return LmDecoder(
-        lm, list(chars), float(decoding["alpha"]), float(decoding["beta"]), int(decoding["beam_width"]), float(decoding["sure"])
+        lm,
+        list(chars),
+        float(decoding["alpha"]),
+        float(decoding["beta"]),
+        int(decoding["beam_width"]),
+        float(decoding["sure"]),
+        float(decoding.get("second_look", 0.0)),
+        int(decoding.get("second_look_max_chars", 16)),
     )
 
 

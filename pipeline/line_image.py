@@ -12,10 +12,10 @@ MAX_WIDTH = 4096  # longer lines are squeezed; a 4096-px line at height 32 is ~1
 MIN_WIDTH = 4 * STRIDE
 
 
-def prepare_line(gray: np.ndarray) -> np.ndarray:
-    """A grayscale line crop (h, w) -> uint8 (32, W): height 32, aspect kept, W >= 16."""
+def prepare_line(gray: np.ndarray, stretch: float = 1.0) -> np.ndarray:
+    """A grayscale line crop (h, w) -> uint8 (32, W): height 32, aspect kept (times ``stretch``), W >= 16."""
     h, w = gray.shape[:2]
-    width = int(round(w * HEIGHT / max(h, 1)))
+    width = int(round(w * stretch * HEIGHT / max(h, 1)))
     width = min(max(width, MIN_WIDTH), MAX_WIDTH)
     interp = cv2.INTER_AREA if h > HEIGHT else cv2.INTER_LINEAR
     return cv2.resize(gray, (width, HEIGHT), interpolation=interp)

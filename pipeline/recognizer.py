@@ -170,9 +170,29 @@ class CrnnRecognizer:
     def __call__(self, crops: list[np.ndarray]) -> list[Recognition]:
         out = [Recognition("", 0.0, []) for _ in crops]  # an empty crop reads as nothing
         usable = [i for i, c in enumerate(crops) if c.ndim == 2 and min(c.shape) > 0]
-        lines = {i: prepare_line(crops[i]) for i in usable}
-        for batch in batches_by_width([lines[i].shape[1] for i in usable], self.max_batch, self.max_frames):
-            members = [usable[k] for k in batch]
+        unsure = self._read({i: prepare_line(crops[i]) for i in usable}, crops, out)
+        stretch = self.decoder.second_look if self.decoder is not None else 0.0
+        unsure = [i for i in unsure if len(out[i].text) <= self.decoder.second_look_max_chars] if stretch else []
+        if unsure:
+            # A word or short line the network was unsure of is read again drawn wider, and the reading the
+            # language model and the network together like better is kept: glyphs squeezed by a condensed
+            # face or a tight crop read better a little wider, and two readings rarely fail at the same
+            # letter. Not long lines: the wider reading's confidences (a character's best over more frames)
+            # flatter it, and on the validation PDFs it cost 0.08 points of CER.
+            wider = {i: prepare_line(crops[i], stretch) for i in unsure}
+            again = [Recognition("", 0.0, []) for _ in crops]
+            self._read(wider, crops, again)
+            for i in unsure:
+                if again[i].text and self.decoder.plausibility(again[i]) > self.decoder.plausibility(out[i]):
+                    out[i] = again[i]
+        return out
+
+    def _read(self, lines: dict[int, np.ndarray], crops: list[np.ndarray], out: list[Recognition]) -> list[int]:
+        """Read the prepared ``lines`` (by crop index) into ``out``; the indices whose frames left doubt."""
+        keys = list(lines)
+        unsure = []
+        for batch in batches_by_width([lines[i].shape[1] for i in keys], self.max_batch, self.max_frames):
+            members = [keys[k] for k in batch]
             stacked, widths = pad_batch([lines[i] for i in members])
             best, prob = self.best_path(stacked)
             for k, (i, width) in enumerate(zip(members, widths, strict=True)):
@@ -180,6 +200,7 @@ class CrnnRecognizer:
                 top_idx, top_prob = best[:frames, k], prob[:frames, k]
                 labels, confs, spans = align_best_path(top_idx[:, 0], top_prob[:, 0])
                 if self.decoder is not None and self.decoder.needed(top_prob):
+                    unsure.append(i)
                     searched = self.decoder(top_idx, top_prob)
                     if searched != labels:
                         labels = searched
@@ -187,4 +208,4 @@ class CrnnRecognizer:
                 text = self.charset.decode(labels)
                 px_per_frame = STRIDE * crops[i].shape[1] / width
                 out[i] = Recognition(text, line_confidence(confs), confs, spans, px_per_frame)
-        return out
+        return unsure

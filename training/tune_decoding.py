@@ -119,7 +119,8 @@ def main() -> None:
     ratio, alpha, beta, got = min(results, key=lambda r: r[0])
     print(f"chosen: alpha {alpha} beta {beta} (mean CER ratio {ratio:.3f})")
     if args.write:
-        card["decoding"] = {"alpha": alpha, "beta": beta, "beam_width": BEAM_WIDTH, "sure": SURE}
+        # the second look's settings (pipeline.recognizer) are the card's own: they need the whole crops
+        card["decoding"] = {**card.get("decoding", {}), "alpha": alpha, "beta": beta, "beam_width": BEAM_WIDTH, "sure": SURE}
         card["metrics"] = {
             "chosen_by": "python -m training.tune_decoding --write: lowest mean CER ratio to greedy decoding over "
             "our validation split of ../shared/data/train and the validation-only Debian PDFs (int8 recognizer)",

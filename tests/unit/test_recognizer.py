@@ -10,7 +10,7 @@ from torch import nn
 
 from pipeline.charset import Charset
 from pipeline.nets.crnn import CrnnConfig, CrnnNet
-from pipeline.recognizer import CrnnRecognizer, batches_by_width, crop_line, prepare_line
+from pipeline.recognizer import CrnnRecognizer, Recognition, batches_by_width, crop_line, prepare_line
 
 
 def test_axis_aligned_crop_without_margins_is_the_sub_image():
@@ -125,3 +125,39 @@ def test_latin_script_never_emits_a_masked_class():
     out = CrnnRecognizer(HanziCrnn(), charset, script="latin")([np.full((32, 16), 255, np.uint8)])[0]
     assert out.text == "aa"
     assert all(c > 0.5 for c in out.char_confidences)
+
+
+def test_an_unsure_word_is_read_again_wider_and_the_more_plausible_reading_kept():
+    import random
+
+    import cv2
+
+    from pipeline.line_image import prepare_line
+    from pipeline.pipeline import get_pipeline
+    from training.augment import degrade
+    from training.fonts import latin_fonts
+    from training.render import render_line
+
+    recognizer = get_pipeline("en", "cpu").recognizer
+    decoder = recognizer.decoder
+    assert decoder is not None and decoder.second_look > 1.0
+    rng = random.Random(11)
+    fonts = latin_fonts()
+    crops = []
+    for word in ("PURCHASE", "Flavor", "Payloads", "STATION", "camp", "great", "BETTER", "India", "Lodge", "SUMMER"):
+        img = render_line(word, rng.choice(fonts), 18, rng)
+        crops.append(degrade(cv2.resize(img, None, fx=0.6, fy=0.6), rng, strength=0.9))
+    got = recognizer(crops)
+
+    plain = [Recognition("", 0.0) for _ in crops]
+    unsure = recognizer._read({i: prepare_line(c) for i, c in enumerate(crops)}, crops, plain)
+    wide = [Recognition("", 0.0) for _ in crops]
+    recognizer._read({i: prepare_line(c, decoder.second_look) for i, c in enumerate(crops)}, crops, wide)
+    changed = 0
+    for i, (g, p, w) in enumerate(zip(got, plain, wide, strict=True)):
+        looked = i in unsure and len(p.text) <= decoder.second_look_max_chars
+        wins = looked and bool(w.text) and decoder.plausibility(w) > decoder.plausibility(p)
+        assert g.text == (w.text if wins else p.text)
+        changed += wins and w.text != p.text
+    # degraded enough that some words were in doubt and their wider reading won
+    assert unsure and changed >= 1
