@@ -29,6 +29,28 @@ TABLE = f"{LM_NAME}.tsv.gz"
 DEFAULT_DECODING = {"alpha": 0.2, "beta": 1.0, "beam_width": 8, "sure": 0.98}
 
 
+HELD_OUT_RUN = 12  # a corpus line sharing this many characters (whitespace aside) with a validation page is left out
+
+
+def held_out_runs(run: int = HELD_OUT_RUN) -> set[str]:
+    """Every ``run``-character stretch (whitespace removed) of the validation-only PDFs' text: the
+    corpora include the Debian FAQ those pages are printed from, and the decoding weights are chosen
+    on them (training.tune_decoding), so the model must not know their lines."""
+    from training.debian_pdfs import validation_pages
+
+    runs: set[str] = set()
+    for page in validation_pages(100):
+        for text in page.texts:
+            flat = "".join(text.split())
+            runs.update(flat[i : i + run] for i in range(len(flat) - run + 1))
+    return runs
+
+
+def shares_a_run(line: str, runs: set[str], run: int = HELD_OUT_RUN) -> bool:
+    flat = "".join(line.split())
+    return any(flat[i : i + run] in runs for i in range(len(flat) - run + 1))
+
+
 def count_ngrams(lines, order: int) -> collections.Counter:
     counts: collections.Counter = collections.Counter()
     pad = START * (order - 1)
@@ -91,17 +113,23 @@ def main() -> None:
     ap.add_argument("--model-dir", type=Path, default=Path("models"))
     args = ap.parse_args()
 
-    lines, chars = 0, 0
+    lines, chars, held_out = 0, 0, 0
+    runs = held_out_runs()
 
     def corpus():
-        nonlocal lines, chars
+        nonlocal lines, chars, held_out
         for name in CORPORA:
             with open(args.data_dir / name, encoding="utf-8") as f:
                 for raw in f:
-                    if raw.strip():
-                        lines += 1
-                        chars += len(raw.strip())
-                        yield raw.strip()
+                    line = raw.strip()
+                    if not line:
+                        continue
+                    if shares_a_run(line, runs):
+                        held_out += 1
+                        continue
+                    lines += 1
+                    chars += len(line)
+                    yield line
 
     counts = count_ngrams(corpus(), args.order)
     table, floor = build_table(counts, args.order, args.min_count, args.discount)
@@ -126,7 +154,8 @@ def main() -> None:
         "training": {
             "data": "training/data/corpus_en.txt, corpus_zh.txt, corpus_zh_tw.txt (python -m training.corpus: "
             "Debian package documents, man pages and copyright files in English, Simplified and Traditional "
-            "Chinese; never debian-reference)",
+            "Chinese; never debian-reference), minus every line sharing a run of "
+            f"{HELD_OUT_RUN} characters with the validation-only PDFs ({held_out} lines)",
             "lines": lines,
             "characters": chars,
             "command": f"python -m training.build_charlm --order {args.order} --min-count {args.min_count} "
@@ -136,7 +165,10 @@ def main() -> None:
         **({"metrics": old["metrics"]} if "metrics" in old else {}),
     }
     card_path.write_text(json.dumps(card, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    print(f"{path}: {len(table)} n-grams from {lines} lines ({chars} characters), {path.stat().st_size / 2**20:.1f} MiB")
+    print(
+        f"{path}: {len(table)} n-grams from {lines} lines ({chars} characters; {held_out} held out), "
+        f"{path.stat().st_size / 2**20:.1f} MiB"
+    )
 
 
 if __name__ == "__main__":
