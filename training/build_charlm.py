@@ -1,6 +1,6 @@
 """Build the recognizer's character language model (pipeline/charlm.py) from the training corpora.
 
-    .venv/bin/python -m training.build_charlm            # ~1 min; writes models/charlm.{tsv.gz,json}
+    .venv/bin/python -m training.build_charlm            # ~1 min; writes models/charlm.{npz,json}
 
 Counts every n-gram up to ``--order`` of the folded corpus lines (training/data/corpus_*.txt:
 Debian documents in English, Simplified and Traditional Chinese; never debian-reference),
@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import argparse
 import collections
-import gzip
-import io
 import json
 import math
 from pathlib import Path
 
 from pipeline.cards import sha256_of
-from pipeline.charlm import END, LM_NAME, START, fold_text
+from pipeline.charlm import END, LM_NAME, START, CharNgramLM, fold_text
 from training.corpus import DATA_DIR
 
 CORPORA = ("corpus_en.txt", "corpus_zh.txt", "corpus_zh_tw.txt")
-TABLE = f"{LM_NAME}.tsv.gz"
+TABLE = f"{LM_NAME}.npz"
 DEFAULT_DECODING = {"alpha": 0.2, "beta": 1.0, "beam_width": 8, "sure": 0.98}
 
 
@@ -63,7 +61,7 @@ def count_ngrams(lines, order: int) -> collections.Counter:
 
 
 def build_table(counts: collections.Counter, order: int, min_count: int, discount: float) -> tuple[dict, float]:
-    """{n-gram: (log10 P(last | rest), log10 back-off weight as a history)} and the log10 floor."""
+    """{n-gram: (log P(last | rest), log back-off weight as a history)} and the log floor, natural logs."""
     kept = {g: c for g, c in counts.items() if len(g) == 1 or c >= min_count}
     context_total: collections.Counter = collections.Counter()
     context_types: collections.Counter = collections.Counter()
@@ -84,12 +82,12 @@ def build_table(counts: collections.Counter, order: int, min_count: int, discoun
             if lower is None:  # the shorter n-gram was pruned: back off through its own history
                 lower = _backed_off(rest, prob, context_total, weight, floor)
             prob[g] = max(kept[g] - discount, 0) / context_total[h] + weight(h) * lower
-    table = {g: (math.log10(p), 0.0) for g, p in prob.items()}
+    table = {g: (math.log(p), 0.0) for g, p in prob.items()}
     for h in context_total:
         if h:  # a history's back-off weight; pure line-start histories are histories only
             p, _ = table.get(h, (0.0, 0.0))
-            table[h] = (p, math.log10(weight(h)))
-    return table, math.log10(floor)
+            table[h] = (p, math.log(weight(h)))
+    return table, math.log(floor)
 
 
 def _backed_off(g: str, prob: dict, context_total, weight, floor: float) -> float:
@@ -134,12 +132,7 @@ def main() -> None:
     counts = count_ngrams(corpus(), args.order)
     table, floor = build_table(counts, args.order, args.min_count, args.discount)
     path = args.model_dir / TABLE
-    # mtime 0: the same corpus gives the same bytes, so the card's sha256 only moves with the model
-    with gzip.GzipFile(path, "wb", mtime=0) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="\n") as f:
-        f.write(f"\t{floor:.5f}\t0\n")
-        for g in sorted(table):
-            p, b = table[g]
-            f.write(f"{g}\t{p:.5f}\t{b:.5f}\n")
+    CharNgramLM.from_table(table, floor, args.order).save(path)
     card_path = args.model_dir / f"{LM_NAME}.json"
     old = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
     card = {

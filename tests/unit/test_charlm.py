@@ -1,6 +1,5 @@
 """The character language model: folding, a normalised back-off table, the shipped model and its decoder."""
 
-import gzip
 import json
 import math
 
@@ -16,18 +15,11 @@ from training.build_charlm import build_table, count_ngrams
 CORPUS = ["the cat sat on the mat", "the hat is red", "a cat and a hat", "数据 123 的 cat", "that is the thing"] * 3
 
 
-def write_table(path, table, floor):
-    with gzip.open(path, "wt", encoding="utf-8") as f:
-        f.write(f"\t{floor}\t0\n")
-        for g, (p, b) in sorted(table.items()):
-            f.write(f"{g}\t{p}\t{b}\n")
-
-
 @pytest.fixture
 def small_lm(tmp_path):
     table, floor = build_table(count_ngrams(CORPUS, 3), order=3, min_count=2, discount=0.75)
-    write_table(tmp_path / "lm.tsv.gz", table, floor)
-    return CharNgramLM.load(tmp_path / "lm.tsv.gz", order=3)
+    CharNgramLM.from_table(table, floor, order=3).save(tmp_path / "lm.npz")
+    return CharNgramLM.load(tmp_path / "lm.npz", order=3)
 
 
 def test_fold_keeps_spelling_and_kinds_of_text():
@@ -55,10 +47,10 @@ def test_the_corpus_spelling_is_preferred(small_lm):
 
 def test_a_missing_or_broken_table_is_a_clear_model_error(tmp_path):
     with pytest.raises(ModelError, match="cannot be read"):
-        CharNgramLM.load(tmp_path / "none.tsv.gz", order=3)
-    (tmp_path / "bad.tsv.gz").write_bytes(b"not gzip at all")
+        CharNgramLM.load(tmp_path / "none.npz", order=3)
+    (tmp_path / "bad.npz").write_bytes(b"not an npz at all")
     with pytest.raises(ModelError, match="cannot be read"):
-        CharNgramLM.load(tmp_path / "bad.tsv.gz", order=3)
+        CharNgramLM.load(tmp_path / "bad.npz", order=3)
 
 
 def test_a_card_whose_table_does_not_match_is_refused(tmp_path):
