@@ -70,19 +70,13 @@ NEG_INF = -math.inf
 MISSING_PROB = 1e-6  # a class outside a frame's top K: the readout says only that it is below them
 
 
-def _logaddexp(a: float, b: float) -> float:
-    if a < b:
-        a, b = b, a
-    return a if b == NEG_INF else a + math.log1p(math.exp(b - a))
-
-
 def _grow(beams: dict, prefix: tuple[int, ...], pb: float, pnb: float, history: str, lm_score: float) -> None:
-    """Add a path's probability to ``prefix`` (the language model's part is the prefix's own)."""
+    """Offer ``prefix`` a path; it keeps the more probable (the language model's part is the prefix's own)."""
     state = beams.get(prefix)
     if state is None:
         beams[prefix] = [pb, pnb, history, lm_score]
     else:
-        state[0], state[1] = _logaddexp(state[0], pb), _logaddexp(state[1], pnb)
+        state[0], state[1] = max(state[0], pb), max(state[1], pnb)
 
 
 def prefix_beam_search(
@@ -97,6 +91,12 @@ def prefix_beam_search(
 ) -> list[int]:
     """CTC prefix beam search over each frame's top K classes, fused with a language model.
 
+    A prefix is scored by its single best alignment, not the sum over all of them: across a long
+    stretch of blank frames that are only ~50% sure (the gap between a form's label and its value),
+    the sum makes "one faint letter somewhere in the gap" more probable than nothing, and the
+    search filled such gaps with "lEll"; the best alignment reads them as blank, as greedy does, and
+    chose as well on our validation lines (mean CER ratio to greedy 0.830 against 0.829).
+
     ``top_idx`` / ``top_prob`` (T, K): each frame's K most probable classes (index 0 = blank)
     and their probabilities, best first. ``symbols[c]`` is class c's symbol for ``lm``, whose
     ``logp(history, symbol)`` scores it after the symbols before it (``lm.order - 1`` of them
@@ -107,11 +107,11 @@ def prefix_beam_search(
 
     keep = lm.order - 1
     log_prob = np.log(np.clip(np.asarray(top_prob, dtype=np.float64), 1e-30, 1.0))
-    # prefix -> [log P(ending in blank), log P(ending in its last class), lm history, lm log P]
+    # prefix -> [log P of its best path ending in blank, ... ending in its last class, lm history, lm log P]
     beams: dict[tuple[int, ...], list] = {(): [0.0, NEG_INF, START * keep, 0.0]}
 
     def total(prefix, state) -> float:
-        return _logaddexp(state[0], state[1]) + alpha * state[3] + beta * len(prefix)
+        return max(state[0], state[1]) + alpha * state[3] + beta * len(prefix)
 
     for t in range(log_prob.shape[0]):
         classes = [(int(c), float(lp)) for c, lp in zip(top_idx[t], log_prob[t], strict=True) if lp >= math.log(min_prob)]
@@ -119,7 +119,7 @@ def prefix_beam_search(
         grown: dict[tuple[int, ...], list] = {}
         add = functools.partial(_grow, grown)
         for prefix, (pb, pnb, history, lm_score) in beams.items():
-            both = _logaddexp(pb, pnb)
+            both = max(pb, pnb)
             add(prefix, both + blank, NEG_INF, history, lm_score)
             last = prefix[-1] if prefix else None
             for c, lp in classes:
@@ -136,8 +136,9 @@ def prefix_beam_search(
                 add(prefix + (c,), NEG_INF, reach, (history + symbol)[-keep:], lm_score + lm.logp(history, symbol))
         ranked = sorted(grown.items(), key=lambda item: total(*item), reverse=True)
         beams = dict(ranked[:beam_width])
-    # the line ends here: a prefix that stops mid-word pays for it
-    best = max(beams.items(), key=lambda item: total(*item) + alpha * lm.logp(item[1][2], END))
+    # the line ends here: a prefix that stops mid-word pays for it. Not the empty one: the corpus has
+    # no empty lines, and "no text" must not pay for that (a blank crop then read as "EE")
+    best = max(beams.items(), key=lambda item: total(*item) + (alpha * lm.logp(item[1][2], END) if item[0] else 0.0))
     return list(best[0])
 
 

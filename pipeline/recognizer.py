@@ -172,7 +172,8 @@ class CrnnRecognizer:
         usable = [i for i, c in enumerate(crops) if c.ndim == 2 and min(c.shape) > 0]
         unsure = self._read({i: prepare_line(crops[i]) for i in usable}, crops, out)
         stretch = self.decoder.second_look if self.decoder is not None else 0.0
-        unsure = [i for i in unsure if len(out[i].text) <= self.decoder.second_look_max_chars] if stretch else []
+        # a crop read as nothing stays nothing: a wider look would only find something to say in its blank
+        unsure = [i for i in unsure if 0 < len(out[i].text) <= self.decoder.second_look_max_chars] if stretch else []
         if unsure:
             # A word or short line the network was unsure of is read again drawn wider, and the reading the
             # language model and the network together like better is kept: glyphs squeezed by a condensed

@@ -147,3 +147,12 @@ def test_forced_alignment_places_a_label_greedy_did_not_choose():
     assert spans == [(0, 1), (2, 3)]
     assert confs == pytest.approx([0.9, 0.43])
     assert align_labels([], *top(probs)) == ([], [])
+
+
+def test_a_long_unsure_blank_stays_blank():
+    # a form's gap between label and value: blank only ~45% sure in every frame, a letter at ~14%;
+    # summed over where the letter could sit, "one letter somewhere" would beat "nothing"
+    probs = np.tile([0.45, 0.14, 0.41], (60, 1))
+    assert greedy_decode(probs)[0] == []
+    never_empty = TableLM({("\x02", "a"): -0.5, ("\x02", "\x03"): -30.0})  # a corpus has no empty lines
+    assert prefix_beam_search(*top(probs), SYMBOLS, never_empty, alpha=0.15, beta=0.5) == []
