@@ -53,3 +53,15 @@ def test_an_underlining_sampler_draws_prepared_lines(tmp_path):
     for _ in range(10):
         img, text, case_unknown = sampler.sample()
         assert img.shape[0] == prepare_line(np.full((20, 40), 255, np.uint8)).shape[0] and text and not case_unknown
+
+
+def test_a_sampler_without_marks_draws_the_lines_it_drew_before(tmp_path):
+    # the validation sampler never marks: its lines (and their random stream) must not move
+    (tmp_path / "corpus_en.txt").write_text("Filter Plug Length 84 mm\nTotal Cigt. Wt.\n" * 20, encoding="utf-8")
+    charset = Charset.load("models/charset_mix.txt")
+    plain = LineSampler("en", charset, seed=9, data_dir=tmp_path)
+    unmarked = LineSampler("en", charset, seed=9, data_dir=tmp_path, marks=0.0)
+    marked = LineSampler("en", charset, seed=9, data_dir=tmp_path, marks=1.0)
+    a = [plain.sample()[1] for _ in range(20)]
+    assert a == [unmarked.sample()[1] for _ in range(20)]
+    assert a != [marked.sample()[1] for _ in range(20)]

@@ -30,3 +30,18 @@ def test_the_mixed_charset_can_say_every_typographic_form():
 
     charset = Charset.load(REPO_ROOT / "models" / "charset_mix.txt")
     assert all(ch in charset.index for ch in TYPOGRAPHY + "“”‘’")
+
+
+def test_list_and_code_marks_say_only_what_the_charset_can_and_keep_the_line():
+    from training.typography import list_and_code_marks
+
+    charset = Charset.load("models/charset_mix.txt")
+    rng = random.Random(1)
+    line = "在接下来的请求之前 暂存文件"
+    outputs = [list_and_code_marks(line, rng) for _ in range(400)]
+    assert sum(o.startswith(("–", "- ", "—")) for o in outputs) > 100  # dash list markers, often
+    assert any("~" in o for o in outputs) and any("{" in o for o in outputs)
+    for out in outputs:
+        assert charset.normalize(out) == out  # nothing the recognizer cannot say
+        # the line's words survive, unless the sample is a code token on its own
+        assert line.split()[0] in out or " " not in out.strip()
