@@ -110,7 +110,7 @@ class CharNgramLM:
         return i if i < len(self.keys) and self.keys[i] == k else -1
 
     def logp(self, history: str, symbol: str) -> float:
-        history = history[len(history) - (self.order - 1) :] if len(history) >= self.order - 1 else history
+        history = history[-(self.order - 1) :]
         cached = self._cache.get((history, symbol))
         if cached is not None:
             return cached
@@ -188,21 +188,19 @@ LM_NAME = "charlm"
 
 @functools.cache
 def _decoder(model_dir: Path, chars: tuple[str, ...]) -> LmDecoder | None:
-    import json
     import logging
 
-    card_path = model_dir / f"{LM_NAME}.json"
-    if not card_path.is_file():
-        logging.getLogger(__name__).warning("no %s: recognition decodes without a language model", card_path)
+    from pipeline.cards import read_card, sha256_of
+
+    if not (model_dir / f"{LM_NAME}.json").is_file():
+        logging.getLogger(__name__).warning("no %s card in %s: recognition decodes without a language model", LM_NAME, model_dir)
         return None
+    card = read_card(model_dir, LM_NAME)
     try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
         table = model_dir / card["file"]
         decoding = card["decoding"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"language model card {card_path} is not usable: {exc}") from None
-    from pipeline.cards import sha256_of
-
+    except (KeyError, TypeError) as exc:
+        raise ModelError(f"language model card {model_dir / LM_NAME}.json is not usable: {exc}") from None
     if not table.is_file() or sha256_of(table) != card.get("sha256"):
         raise ModelError(f"language model {table} is missing or does not match its card's sha256")
     lm = CharNgramLM.load(table, int(card["order"]))

@@ -113,8 +113,9 @@ def prefix_beam_search(
     def total(prefix, state) -> float:
         return max(state[0], state[1]) + alpha * state[3] + beta * len(prefix)
 
+    least = math.log(min_prob)
     for t in range(log_prob.shape[0]):
-        classes = [(int(c), float(lp)) for c, lp in zip(top_idx[t], log_prob[t], strict=True) if lp >= math.log(min_prob)]
+        classes = [(int(c), float(lp)) for c, lp in zip(top_idx[t], log_prob[t], strict=True) if lp >= least]
         blank = next((lp for c, lp in classes if c == BLANK), math.log(MISSING_PROB))
         grown: dict[tuple[int, ...], list] = {}
         add = functools.partial(_grow, grown)

@@ -29,6 +29,7 @@ __all__ = [
     "Recognition",
     "batches_by_width",
     "crop_line",
+    "decode_frames",
     "line_frame",
     "prepare_line",
     "warp_line",
@@ -190,23 +191,36 @@ class CrnnRecognizer:
 
     def _read(self, lines: dict[int, np.ndarray], crops: list[np.ndarray], out: list[Recognition]) -> list[int]:
         """Read the prepared ``lines`` (by crop index) into ``out``; the indices whose frames left doubt."""
-        keys = list(lines)
         unsure = []
+        for i, top_idx, top_prob, width in self.frame_outputs(lines):
+            labels, confs, spans, searched = decode_frames(top_idx, top_prob, self.decoder)
+            if searched:
+                unsure.append(i)
+            text = self.charset.decode(labels)
+            px_per_frame = STRIDE * crops[i].shape[1] / width
+            out[i] = Recognition(text, line_confidence(confs), confs, spans, px_per_frame)
+        return unsure
+
+    def frame_outputs(self, lines: dict[int, np.ndarray]):
+        """(index, top classes (T, K), their probabilities (T, K), prepared width) of each prepared line
+        in ``lines``, read in batches of similar width; the frames over a batch's padding cut off."""
+        keys = list(lines)
         for batch in batches_by_width([lines[i].shape[1] for i in keys], self.max_batch, self.max_frames):
             members = [keys[k] for k in batch]
             stacked, widths = pad_batch([lines[i] for i in members])
             best, prob = self.best_path(stacked)
             for k, (i, width) in enumerate(zip(members, widths, strict=True)):
                 frames = min(best.shape[0], math.ceil(width / STRIDE))  # frames over the padding say nothing
-                top_idx, top_prob = best[:frames, k], prob[:frames, k]
-                labels, confs, spans = align_best_path(top_idx[:, 0], top_prob[:, 0])
-                if self.decoder is not None and self.decoder.needed(top_prob):
-                    unsure.append(i)
-                    searched = self.decoder(top_idx, top_prob)
-                    if searched != labels:
-                        labels = searched
-                        confs, spans = align_labels(labels, top_idx, top_prob)
-                text = self.charset.decode(labels)
-                px_per_frame = STRIDE * crops[i].shape[1] / width
-                out[i] = Recognition(text, line_confidence(confs), confs, spans, px_per_frame)
-        return unsure
+                yield i, best[:frames, k], prob[:frames, k], width
+
+
+def decode_frames(top_idx: np.ndarray, top_prob: np.ndarray, decoder=None):
+    """One line's classes, their confidences and frames from its top-K frames: greedy, or where
+    ``decoder`` (pipeline.charlm.LmDecoder) finds doubt, its beam search; and whether it searched."""
+    labels, confs, spans = align_best_path(top_idx[:, 0], top_prob[:, 0])
+    if decoder is None or not decoder.needed(top_prob):
+        return labels, confs, spans, False
+    searched = decoder(top_idx, top_prob)
+    if searched != labels:
+        confs, spans = align_labels(searched, top_idx, top_prob)
+    return searched, confs, spans, True

@@ -26,9 +26,8 @@ import numpy as np
 from bench.metrics import edit_distance, normalize, normalize_word
 from core.settings import get_settings
 from pipeline.charlm import LM_NAME, CharNgramLM, LmDecoder
-from pipeline.ctc import align_best_path
-from pipeline.line_image import pad_batch, prepare_line
-from pipeline.recognizer import STRIDE, batches_by_width, crop_line
+from pipeline.line_image import prepare_line
+from pipeline.recognizer import crop_line, decode_frames
 from training.debian_pdfs import validation_pages
 from training.real_data import load_lines
 
@@ -54,15 +53,10 @@ def validation_lines(charset) -> dict[str, list[tuple[np.ndarray, str, bool]]]:
 
 def network_outputs(recognizer, crops: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each crop's (top classes (T, K), their probabilities (T, K)) as the recognizer gets them."""
-    lines = [prepare_line(c) for c in crops]
-    out: list = [None] * len(lines)
-    for batch in batches_by_width([line.shape[1] for line in lines], recognizer.max_batch, recognizer.max_frames):
-        stacked, widths = pad_batch([lines[i] for i in batch])
-        best, prob = recognizer.best_path(stacked)
-        for k, (i, width) in enumerate(zip(batch, widths, strict=True)):
-            frames = min(best.shape[0], -(-width // STRIDE))
-            out[i] = (best[:frames, k], prob[:frames, k])
-    return out
+    out = {
+        i: (top_idx, top_prob) for i, top_idx, top_prob, _ in recognizer.frame_outputs(dict(enumerate(map(prepare_line, crops))))
+    }
+    return [out[i] for i in range(len(crops))]
 
 
 def set_cer(texts: list[str], truth: list[tuple[np.ndarray, str, bool]]) -> tuple[float, float]:
@@ -79,13 +73,7 @@ def set_cer(texts: list[str], truth: list[tuple[np.ndarray, str, bool]]) -> tupl
 
 
 def decode_all(outputs, charset, decoder: LmDecoder | None) -> list[str]:
-    texts = []
-    for top_idx, top_prob in outputs:
-        labels, _, _ = align_best_path(top_idx[:, 0], top_prob[:, 0])
-        if decoder is not None and decoder.needed(top_prob):
-            labels = decoder(top_idx, top_prob)
-        texts.append(charset.decode(labels))
-    return texts
+    return [charset.decode(decode_frames(top_idx, top_prob, decoder)[0]) for top_idx, top_prob in outputs]
 
 
 def main() -> None:
