@@ -70,11 +70,12 @@ NEG_INF = -math.inf
 MISSING_PROB = 1e-6  # a class outside a frame's top K: the readout says only that it is below them
 
 
-def _grow(beams: dict, prefix: tuple[int, ...], pb: float, pnb: float, history: str, lm_score: float) -> None:
-    """Offer ``prefix`` a path; it keeps the more probable (the language model's part is the prefix's own)."""
+def _grow(beams: dict, prefix: tuple[int, ...], pb: float, pnb: float, *rest) -> None:
+    """Offer ``prefix`` a path; it keeps the more probable. ``rest`` (the language model's history and
+    score, the word being spelt and the word bonus so far) is the prefix's own, whatever the path."""
     state = beams.get(prefix)
     if state is None:
-        beams[prefix] = [pb, pnb, history, lm_score]
+        beams[prefix] = [pb, pnb, *rest]
     else:
         state[0], state[1] = max(state[0], pb), max(state[1], pnb)
 
@@ -88,6 +89,7 @@ def prefix_beam_search(
     beta: float,
     beam_width: int = 8,
     min_prob: float = 1e-3,
+    word_bonus: float = 0.0,
 ) -> list[int]:
     """CTC prefix beam search over each frame's top K classes, fused with a language model.
 
@@ -100,18 +102,24 @@ def prefix_beam_search(
     ``top_idx`` / ``top_prob`` (T, K): each frame's K most probable classes (index 0 = blank)
     and their probabilities, best first. ``symbols[c]`` is class c's symbol for ``lm``, whose
     ``logp(history, symbol)`` scores it after the symbols before it (``lm.order - 1`` of them
-    matter). A prefix scores log P_ctc + alpha * log P_lm + beta * its length; classes below
-    ``min_prob`` in a frame are not tried there. Returns the best prefix's classes.
+    matter). A prefix scores log P_ctc + alpha * log P_lm + beta * its length + ``word_bonus`` for
+    each word it has completed that ``lm.is_word`` knows (a word completes at the symbol after its
+    last letter, or at the line's end); classes below ``min_prob`` in a frame are not tried there.
+    Returns the best prefix's classes.
     """
-    from pipeline.charlm import END, START  # the model's line ends; ctc itself knows no language model
+    from pipeline.charlm import END, LETTERS, MIN_WORD, START  # ctc itself knows no language model
 
     keep = lm.order - 1
     log_prob = np.log(np.clip(np.asarray(top_prob, dtype=np.float64), 1e-30, 1.0))
-    # prefix -> [log P of its best path ending in blank, ... ending in its last class, lm history, lm log P]
-    beams: dict[tuple[int, ...], list] = {(): [0.0, NEG_INF, START * keep, 0.0]}
+    # prefix -> [log P of its best path ending in blank, ... ending in its last class, lm history, lm log P,
+    #            the letters of the word it is spelling, its word bonus so far]
+    beams: dict[tuple[int, ...], list] = {(): [0.0, NEG_INF, START * keep, 0.0, "", 0.0]}
 
     def total(prefix, state) -> float:
-        return max(state[0], state[1]) + alpha * state[3] + beta * len(prefix)
+        return max(state[0], state[1]) + alpha * state[3] + beta * len(prefix) + state[5]
+
+    def word_done(word: str) -> float:
+        return word_bonus if word_bonus and len(word) >= MIN_WORD and lm.is_word(word) else 0.0
 
     least = math.log(min_prob)
     for t in range(log_prob.shape[0]):
@@ -119,28 +127,34 @@ def prefix_beam_search(
         blank = next((lp for c, lp in classes if c == BLANK), math.log(MISSING_PROB))
         grown: dict[tuple[int, ...], list] = {}
         add = functools.partial(_grow, grown)
-        for prefix, (pb, pnb, history, lm_score) in beams.items():
+        for prefix, (pb, pnb, history, lm_score, word, bonus) in beams.items():
             both = max(pb, pnb)
-            add(prefix, both + blank, NEG_INF, history, lm_score)
+            add(prefix, both + blank, NEG_INF, history, lm_score, word, bonus)
             last = prefix[-1] if prefix else None
             for c, lp in classes:
                 if c == BLANK:
                     continue
                 if c == last:
-                    add(prefix, NEG_INF, pnb + lp, history, lm_score)  # the same character, held
+                    add(prefix, NEG_INF, pnb + lp, history, lm_score, word, bonus)  # the same character, held
                     reach = pb + lp  # a second one needs a blank between
                 else:
                     reach = both + lp
                 if reach == NEG_INF:
                     continue
                 symbol = symbols[c]
-                add(prefix + (c,), NEG_INF, reach, (history + symbol)[-keep:], lm_score + lm.logp(history, symbol))
+                spelt, got = (word + symbol, bonus) if symbol in LETTERS else ("", bonus + word_done(word))
+                add(prefix + (c,), NEG_INF, reach, (history + symbol)[-keep:], lm_score + lm.logp(history, symbol), spelt, got)
         ranked = sorted(grown.items(), key=lambda item: total(*item), reverse=True)
         beams = dict(ranked[:beam_width])
-    # the line ends here: a prefix that stops mid-word pays for it. Not the empty one: the corpus has
-    # no empty lines, and "no text" must not pay for that (a blank crop then read as "EE")
-    best = max(beams.items(), key=lambda item: total(*item) + (alpha * lm.logp(item[1][2], END) if item[0] else 0.0))
-    return list(best[0])
+
+    def at_end(item) -> float:
+        # the line ends here: a prefix that stops mid-word pays for it, and its last word completes. Not the
+        # empty one: the corpus has no empty lines, and "no text" must not pay for that (a blank crop then
+        # read as "EE")
+        prefix, state = item
+        return total(prefix, state) + (alpha * lm.logp(state[2], END) + word_done(state[4]) if prefix else 0.0)
+
+    return list(max(beams.items(), key=at_end)[0])
 
 
 def align_labels(labels: list[int], top_idx: np.ndarray, top_prob: np.ndarray) -> tuple[list[float], list[tuple[int, int]]]:

@@ -5,9 +5,11 @@
 Counts every n-gram up to ``--order`` of the folded corpus lines (training/data/corpus_*.txt:
 Debian documents in English, Simplified and Traditional Chinese; never debian-reference),
 keeps those seen ``--min-count`` times or more (and every single symbol), and writes the
-interpolated absolute-discounting model as an exact back-off table. The decoding weights in
-the card are chosen afterwards by ``python -m training.tune_decoding --write``; a rebuild keeps
-the card's current ones.
+interpolated absolute-discounting model as an exact back-off table, with its lexicon: the
+words of a spelling dictionary (``--dictionary``, Debian's wamerican, which
+scripts/install_train_fonts.sh installs with the other training-only packages; not its
+abbreviations) and every word of four letters or more the corpora have ``--min-count`` times. The decoding weights in the card are chosen afterwards
+by ``python -m training.tune_decoding --write``; a rebuild keeps the card's current ones.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import math
 from pathlib import Path
 
 from pipeline.cards import sha256_of
-from pipeline.charlm import END, LM_NAME, START, CharNgramLM, fold_text
+from pipeline.charlm import END, LM_NAME, START, CharNgramLM, fold_text, words_of
 from training.corpus import DATA_DIR
 
 CORPORA = ("corpus_en.txt", "corpus_zh.txt", "corpus_zh_tw.txt")
 TABLE = f"{LM_NAME}.npz"
 # a first build's decoding (the shipped card's choice); tune_decoding --write replaces alpha and beta
 DEFAULT_DECODING = {"alpha": 0.15, "beta": 0.5, "beam_width": 8, "sure": 0.98, "second_look": 1.3, "second_look_max_chars": 16}
+DICTIONARY = Path("/usr/share/dict/words")
 
 
 HELD_OUT_RUN = 12  # a corpus line sharing this many characters (whitespace aside) with a validation page is left out
@@ -103,17 +106,31 @@ def _backed_off(g: str, prob: dict, context_total, weight, floor: float) -> floa
     return factor * floor
 
 
+CORPUS_WORD = 4  # corpus words shorter than this are mostly options, units and abbreviations ("aa", "zx")
+
+
+def dictionary_words(path: Path) -> set[str]:
+    """A spelling dictionary's words as the decoder sees them (folded; "there's" is "there" and "s"),
+    without its abbreviations: "AA" and "ABC" would make "^A" read as "AA" a word."""
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: bash scripts/install_train_fonts.sh installs it (Debian's wamerican)")
+    entries = path.read_text(encoding="utf-8", errors="replace").split()
+    return {w for e in entries if sum(ch.isupper() for ch in e) < 2 for w in words_of(fold_text(e))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--order", type=int, default=5)
     ap.add_argument("--min-count", type=int, default=2)
     ap.add_argument("--discount", type=float, default=0.75)
+    ap.add_argument("--dictionary", type=Path, default=DICTIONARY, help="a spelling dictionary, one word a line")
     ap.add_argument("--data-dir", type=Path, default=DATA_DIR)
     ap.add_argument("--model-dir", type=Path, default=Path("models"))
     args = ap.parse_args()
 
     lines, chars, held_out = 0, 0, 0
     runs = held_out_runs()
+    corpus_words: collections.Counter = collections.Counter()
 
     def corpus():
         nonlocal lines, chars, held_out
@@ -128,12 +145,15 @@ def main() -> None:
                         continue
                     lines += 1
                     chars += len(line)
+                    corpus_words.update(words_of(fold_text(line)))
                     yield line
 
     counts = count_ngrams(corpus(), args.order)
     table, floor = build_table(counts, args.order, args.min_count, args.discount)
+    dictionary = dictionary_words(args.dictionary)
+    lexicon = dictionary | {w for w, c in corpus_words.items() if c >= args.min_count and len(w) >= CORPUS_WORD}
     path = args.model_dir / TABLE
-    CharNgramLM.from_table(table, floor, args.order).save(path)
+    CharNgramLM.from_table(table, floor, args.order, lexicon).save(path)
     card_path = args.model_dir / f"{LM_NAME}.json"
     old = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
     card = {
@@ -145,6 +165,12 @@ def main() -> None:
         "min_count": args.min_count,
         "ngrams": len(table),
         "symbols": "Latin letters case-folded, digits as 0, other letters as 中, other non-ASCII symbols as .",
+        "lexicon": {
+            "words": len(lexicon),
+            "from": f"{args.dictionary} without its abbreviations ({len(dictionary)} words; Debian package wamerican) "
+            f"and the corpus words of {CORPUS_WORD} letters or more seen {args.min_count} times or more "
+            f"({len(lexicon) - len(dictionary)} more)",
+        },
         "training": {
             "data": "training/data/corpus_en.txt, corpus_zh.txt, corpus_zh_tw.txt (python -m training.corpus: "
             "Debian package documents, man pages and copyright files in English, Simplified and Traditional "
@@ -153,7 +179,7 @@ def main() -> None:
             "lines": lines,
             "characters": chars,
             "command": f"python -m training.build_charlm --order {args.order} --min-count {args.min_count} "
-            f"--discount {args.discount}",
+            f"--discount {args.discount} --dictionary {args.dictionary}",
         },
         "decoding": old.get("decoding", DEFAULT_DECODING),
         **({"metrics": old["metrics"]} if "metrics" in old else {}),
@@ -161,6 +187,7 @@ def main() -> None:
     card_path.write_text(json.dumps(card, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(
         f"{path}: {len(table)} n-grams from {lines} lines ({chars} characters; {held_out} held out), "
+        f"{len(lexicon)} lexicon words, "
         f"{path.stat().st_size / 2**20:.1f} MiB"
     )
 

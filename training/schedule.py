@@ -26,6 +26,14 @@ def parser(doc: str, val_minutes: float, lr: float | None) -> argparse.ArgumentP
         help="cosine learning rate from --lr down to --lr/50 over --minutes, instead of halving it on stalls "
         "(for a fixed budget known in advance, such as a lent GPU's few minutes)",
     )
+    p.add_argument(
+        "--warmup-minutes",
+        type=float,
+        default=0.0,
+        help="raise the learning rate linearly from --lr/50 to --lr over the first minutes of this run: a run "
+        "resumed from shipped weights starts with a fresh optimizer state, whose first full-size steps undo "
+        "what the weights had learnt",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch threads (use 1 when sharing the CPU)")
     p.add_argument("--workers", type=int, default=1, help="data-generating processes")
     p.add_argument("--seed", type=int, default=1)
@@ -41,10 +49,19 @@ def parse_and_train(p: argparse.ArgumentParser, train) -> None:
     train(args)
 
 
-def anneal(opt: torch.optim.Optimizer, peak: float, progress: float) -> None:
-    """Cosine from ``peak`` at ``progress`` 0 to ``peak``/50 at 1."""
+def scheduled_lr(peak: float, elapsed: float, budget: float, warmup: float, annealing: bool) -> float:
+    """The learning rate ``elapsed`` seconds into a run: a linear warm-up from ``peak``/50 over ``warmup``
+    seconds, then ``peak`` held, or with ``annealing`` a cosine down to ``peak``/50 at ``budget``."""
     floor = peak / 50
-    lr = floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
+    if elapsed < warmup:
+        return floor + (peak - floor) * elapsed / warmup
+    if not annealing:
+        return peak
+    progress = min(max((elapsed - warmup) / max(budget - warmup, 1e-9), 0.0), 1.0)
+    return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
     for g in opt.param_groups:
         g["lr"] = lr
 

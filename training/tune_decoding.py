@@ -33,6 +33,7 @@ from training.real_data import load_lines
 
 ALPHAS = (0.1, 0.15, 0.2, 0.3)
 BETAS = (0.5, 1.0, 1.5)
+WORD_BONUSES = (0.0, 1.0, 2.0, 3.0)
 BEAM_WIDTH = 8
 SURE = 0.98
 
@@ -98,17 +99,24 @@ def main() -> None:
     greedy = run(None)
     print("greedy:", _describe(greedy))
     results = []
-    for alpha, beta in itertools.product(ALPHAS, BETAS):
+    for alpha, beta, bonus in itertools.product(ALPHAS, BETAS, WORD_BONUSES if len(lm.words) else (0.0,)):
         clock = time.perf_counter()
-        got = run(LmDecoder(lm, charset.chars, alpha, beta, BEAM_WIDTH, SURE))
+        got = run(LmDecoder(lm, charset.chars, alpha, beta, BEAM_WIDTH, SURE, word_bonus=bonus))
         ratio = float(np.mean([got[n][0] / max(greedy[n][0], 1e-9) for n in sets]))
-        results.append((ratio, alpha, beta, got))
-        print(f"alpha {alpha} beta {beta}: mean CER ratio {ratio:.3f} ({time.perf_counter() - clock:.0f} s) {_describe(got)}")
-    ratio, alpha, beta, got = min(results, key=lambda r: r[0])
-    print(f"chosen: alpha {alpha} beta {beta} (mean CER ratio {ratio:.3f})")
+        results.append((ratio, alpha, beta, bonus, got))
+        print(
+            f"alpha {alpha} beta {beta} word bonus {bonus}: mean CER ratio {ratio:.3f} "
+            f"({time.perf_counter() - clock:.0f} s) {_describe(got)}",
+            flush=True,
+        )
+    ratio, alpha, beta, bonus, got = min(results, key=lambda r: r[0])
+    print(f"chosen: alpha {alpha} beta {beta} word bonus {bonus} (mean CER ratio {ratio:.3f})")
     if args.write:
         # the second look's settings (pipeline.recognizer) are the card's own: they need the whole crops
-        card["decoding"] = {**card.get("decoding", {}), "alpha": alpha, "beta": beta, "beam_width": BEAM_WIDTH, "sure": SURE}
+        card["decoding"] = {
+            **card.get("decoding", {}),
+            **{"alpha": alpha, "beta": beta, "word_bonus": bonus, "beam_width": BEAM_WIDTH, "sure": SURE},
+        }
         card["metrics"] = {
             "chosen_by": "python -m training.tune_decoding --write: lowest mean CER ratio to greedy decoding over "
             "our validation split of ../shared/data/train and the validation-only Debian PDFs (int8 recognizer)",

@@ -50,7 +50,8 @@ def _sign(text: str, rng: random.Random) -> str:
 
 # Nested list items in DocBook/dblatex output (Debian's manuals, most LaTeX) are marked with an
 # en dash, often before Chinese text, where it sits beside 一 and reads as it; code samples print
-# ~ (aptitude's ~i, ~/.config), braces and brackets that prose corpora almost never have.
+# ~ (aptitude's ~i, ~/.config), braces and brackets, control keys (^A, Ctrl-\\), hexadecimal (0x4001e000,
+# which reads as 0× once × is a class) and snake_case names that prose corpora almost never have.
 DASH_BULLETS = ("– ", "–", "- ", "— ")
 CODE_TOKENS = (
     lambda r: "~" + r.choice("abcdefgimnoprstuvABDEFGMNOPRSTUV"),
@@ -63,6 +64,13 @@ CODE_TOKENS = (
     ),
     lambda r: "${" + r.choice(("HOME", "PATH", "1", "USER", "LANG")) + "}",
     lambda r: "[" + r.choice(("-v", "options", "file", "0-9", "a-z", "--help")) + "]",
+    lambda r: "".join("^" + r.choice("ACDEGHKLQRSUWXZ[\\") for _ in range(r.randint(1, 2))),
+    lambda r: r.choice(("Ctrl-", "C-", "M-")) + r.choice("acdxzACX\\"),
+    lambda r: "0x" + "".join(r.choice("0123456789abcdef") for _ in range(r.choice((2, 4, 8)))),
+    lambda r: (
+        "_".join(r.sample(("malloc", "check", "program", "binary", "task", "path", "lib", "KEY", "PATH", "LD"), r.randint(2, 3)))
+        + r.choice(("", "_"))
+    ),
 )
 
 

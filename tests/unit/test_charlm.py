@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import ModelError
 from core.settings import REPO_ROOT
-from pipeline.charlm import START, CharNgramLM, fold, fold_text, get_decoder
+from pipeline.charlm import START, CharNgramLM, LmDecoder, fold, fold_text, get_decoder, key_of, words_of
 from pipeline.charset import Charset
 from training.build_charlm import build_table, count_ngrams
 
@@ -73,6 +73,35 @@ def test_the_shipped_model_knows_english_spelling_and_its_card_says_how_it_was_m
     card = json.loads((REPO_ROOT / "models" / "charlm.json").read_text(encoding="utf-8"))
     assert card["training"]["lines"] > 100_000 and "debian-reference" in card["training"]["data"]
     assert 0 < card["decoding"]["alpha"] < 1 and card["decoding"]["beam_width"] >= 1
+    # its lexicon: a spelling dictionary's words and the corpus's own
+    assert card["lexicon"]["words"] > 50_000 and len(lm.words) == card["lexicon"]["words"]
+    assert lm.is_word("better") and lm.is_word("debian") and not lm.is_word("retter")
     # a frame the network is sure of everywhere is decoded greedily: no search
     assert not decoder.needed(np.array([[0.99, 0.01], [0.995, 0.004]]))
     assert decoder.needed(np.array([[0.99, 0.01], [0.6, 0.3]]))
+
+
+def test_words_are_runs_of_two_letters_or_more():
+    assert words_of(fold_text("There's 2 NEW cat-flaps, a 中文 x")) == ["there", "new", "cat", "flaps"]
+
+
+def test_the_lexicon_survives_a_save_and_a_load(tmp_path):
+    table, floor = build_table(count_ngrams(CORPUS, 3), order=3, min_count=2, discount=0.75)
+    CharNgramLM.from_table(table, floor, order=3, lexicon={"cat", "hat"}).save(tmp_path / "lm.npz")
+    lm = CharNgramLM.load(tmp_path / "lm.npz", order=3)
+    assert lm.is_word("cat") and lm.is_word("hat") and not lm.is_word("cap")
+    assert lm.known_words("the cat, the hat, the cap") == 2
+    # a table written before lexicons had none: no word is known, decoding as before
+    np.savez(tmp_path / "old.npz", keys=lm.keys, logprob=lm.logprob, backoff=lm.backoff, floor=np.float64(lm.floor))
+    assert not CharNgramLM.load(tmp_path / "old.npz", order=3).is_word("cat")
+
+
+def test_a_lexicon_word_makes_a_reading_more_plausible(small_lm, tmp_path):
+    from pipeline.recognizer import Recognition
+
+    small_lm.words = np.sort(np.array([key_of("cat")], dtype=np.int64))
+    decoder = LmDecoder(small_lm, list("act"), alpha=0.0, beta=0.0, word_bonus=2.0)
+    conf = np.array([0.9, 0.9, 0.9])
+    assert decoder.plausibility(Recognition("cat", 0.9, conf)) == pytest.approx(
+        decoder.plausibility(Recognition("cta", 0.9, conf)) + 2.0
+    )

@@ -126,6 +126,45 @@ def test_the_model_settles_a_frame_the_network_is_unsure_of():
     assert prefix_beam_search(*top(sure), SYMBOLS, likes_ab, alpha=0.5, beta=0.0) == [1, 1]
 
 
+class LexiconLM(FlatLM):
+    """Every symbol equally likely; the lexicon knows one word."""
+
+    def __init__(self, word: str):
+        self.word = word
+
+    def is_word(self, word: str) -> bool:
+        return word == self.word
+
+
+def test_a_lexicon_word_wins_where_its_letters_were_in_doubt():
+    symbols = [".", "b", "r", "e", "t", " "]  # blank, b, r, e, t, space
+    b, r, e, t, space = 1, 2, 3, 4, 5
+
+    def frame(best: int, runner_up: int | None = None, p: float = 0.9) -> list[float]:
+        row = [0.02] * 6
+        row[best] = p
+        if runner_up is not None:
+            row[runner_up] = 0.95 - p
+        total = sum(row)
+        return [v / total for v in row]
+
+    # "retter", its first letter 55/40 against "better", then " retter" again
+    word = [frame(r, b, 0.55), frame(0), frame(e), frame(0), frame(t), frame(0), frame(t), frame(0), frame(e), frame(0), frame(r)]
+    probs = np.array(word + [frame(0), frame(space), frame(0)] + word)
+    idx, prob = top(probs, k=3)
+    assert prefix_beam_search(idx, prob, symbols, LexiconLM("better"), alpha=0.0, beta=0.0) == [r, e, t, t, e, r, space] + [
+        r,
+        e,
+        t,
+        t,
+        e,
+        r,
+    ]
+    # a bonus larger than the doubt reads both as the word: one completed by the space, one by the line's end
+    read = prefix_beam_search(idx, prob, symbols, LexiconLM("better"), alpha=0.0, beta=0.0, word_bonus=1.0)
+    assert read == [b, e, t, t, e, r, space, b, e, t, t, e, r]
+
+
 def test_a_doubled_letter_needs_its_blank_in_the_search_too():
     probs = frames([0.1, 0.8, 0.1], [0.1, 0.8, 0.1], [0.1, 0.8, 0.1])  # one long a, no blank
     likes_aa = TableLM({("\x02", "a"): -0.1, ("a", "a"): -0.01})

@@ -82,3 +82,22 @@ def test_an_untracked_validation_set_keeps_the_best():
     state = {"best": 0.8}
     loop.start_validation(_validation(None, higher_is_better=True), state)
     assert state == {"best": 0.8}
+
+
+def test_trained_starting_weights_are_scored_on_this_runs_validation_set_once():
+    model = torch.nn.Linear(1, 1)
+    calls = []
+
+    def evaluate():
+        calls.append(1)
+        return {"cer": 0.07}
+
+    v = loop.Validation(evaluate=evaluate, score="cer", higher_is_better=False, export=lambda m: None, describe=str, patience=3)
+    state = {"step": 100, "best": 0.05}  # the card's figure, measured on another machine's lines
+    loop.measure_the_start(v, model, state)
+    assert state["best"] == 0.07 and state["best_measured"] and calls == [1]
+    loop.measure_the_start(v, model, state)  # resumed from a checkpoint that measured it: not again
+    assert calls == [1]
+    fresh = {"step": 0, "best": float("inf")}  # nothing trained to measure
+    loop.measure_the_start(v, model, fresh)
+    assert calls == [1] and fresh["best"] == float("inf")
