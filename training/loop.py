@@ -194,6 +194,14 @@ def keep_best(
     return improved
 
 
+SNAPSHOTS = 48  # the weights at each of the last this many validations (4 h of a CPU round at 5 min)
+
+
 def checkpoint(run: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict) -> None:
-    """What a later run resumes from: weights, optimiser and every counter in ``state``."""
+    """What a later run resumes from: weights, optimiser and every counter in ``state``; and the
+    weights alone under ``snapshots/``, which ``training.average`` averages: a round's iterates
+    wander around a better point than any one of them (stochastic weight averaging)."""
     save_state(run / "last.pt", model=model.state_dict(), opt=opt.state_dict(), **state)
+    save_state(run / "snapshots" / f"step-{state.get('step', 0):08d}.pt", model=model.state_dict(), step=state.get("step", 0))
+    for old in sorted((run / "snapshots").glob("step-*.pt"))[:-SNAPSHOTS]:
+        old.unlink()

@@ -242,6 +242,19 @@ def export(model, charset_name, lang, model_dir, state, metrics, args):
     save_model(model, model_dir, f"crnn_{lang}", card)
 
 
+def measure(model: nn.Module, val: list, documents: list, real_val: dict, charset: Charset, device) -> dict:
+    """Every validation figure of a recognizer; ``score`` (synthetic and real CER, half and half)
+    is the one that chooses weights."""
+    m = {"cer": evaluate(model, val, charset, device)}
+    if documents:
+        m["pdf_cer"] = evaluate(model, documents, charset, device, normalize)
+    for name, sets in real_val.items():
+        m[name] = evaluate(model, sets, charset, device, str.upper if name == "receipts" else (lambda s: s))
+    real = [m[k] for k in real_val]
+    m["score"] = (m["cer"] + sum(real) / len(real)) / 2 if real else m["cer"]
+    return m
+
+
 def train(args) -> None:
     device, model_dir, run = setup(args, f"crnn_{args.lang}")
     charset, model, opt, state = build(args.lang, device, model_dir, run, args.lr, args.init_from)
@@ -291,18 +304,8 @@ def train(args) -> None:
         lr = opt.param_groups[0]["lr"]
         return f"step {state['step']} lines {state['lines']} loss {last['loss']:.3f} {rate:.1f} lines/s lr {lr:.2e}"
 
-    def measure() -> dict:
-        m = {"cer": evaluate(model, val, charset, device)}
-        if documents:
-            m["pdf_cer"] = evaluate(model, documents, charset, device, normalize)
-        for name, sets in real_val.items():
-            m[name] = evaluate(model, sets, charset, device, str.upper if name == "receipts" else (lambda s: s))
-        real = [m[k] for k in real_val]
-        m["score"] = (m["cer"] + sum(real) / len(real)) / 2 if real else m["cer"]
-        return m
-
     validation = Validation(
-        evaluate=measure,
+        evaluate=lambda: measure(model, val, documents, real_val, charset, device),
         score="score",
         higher_is_better=False,
         export=lambda m: export(model, f"charset_{args.lang}.txt", args.lang, model_dir, state, m, args),

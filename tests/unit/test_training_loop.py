@@ -101,3 +101,22 @@ def test_trained_starting_weights_are_scored_on_this_runs_validation_set_once():
     fresh = {"step": 0, "best": float("inf")}  # nothing trained to measure
     loop.measure_the_start(v, model, fresh)
     assert calls == [1] and fresh["best"] == float("inf")
+
+
+def test_each_checkpoint_keeps_a_snapshot_of_the_weights_and_only_the_last_ones(tmp_path, monkeypatch):
+    monkeypatch.setattr(loop, "SNAPSHOTS", 3)
+    model, opt = torch.nn.Linear(1, 1), optimiser()
+    for step in range(1, 6):
+        loop.checkpoint(tmp_path, model, opt, {"step": step * 100, "best": 0.1})
+    kept = sorted(p.name for p in (tmp_path / "snapshots").iterdir())
+    assert kept == ["step-00000300.pt", "step-00000400.pt", "step-00000500.pt"]
+    assert set(torch.load(tmp_path / "snapshots" / kept[-1], weights_only=False)["model"]) == {"weight", "bias"}
+
+
+def test_averaged_weights_are_the_mean_and_counters_the_last():
+    from training.average import average_state_dicts
+
+    a = {"w": torch.tensor([1.0, 2.0]), "n": torch.tensor(5)}
+    b = {"w": torch.tensor([3.0, 6.0]), "n": torch.tensor(9)}
+    avg = average_state_dicts([a, b])
+    assert torch.equal(avg["w"], torch.tensor([2.0, 4.0])) and int(avg["n"]) == 9
