@@ -24,6 +24,8 @@ from pipeline.geometry import PageGeometry
 from pipeline.large_text import LargeText
 from pipeline.leftovers import FOUND_BY as LEFTOVER
 from pipeline.leftovers import Leftovers
+from pipeline.light_text import FOUND_BY as ON_NEGATIVE
+from pipeline.light_text import LightText
 from pipeline.orientation import OrientationClassifier
 from pipeline.preprocess import PreparedPage, Preprocessor, TextScale
 from pipeline.reading_order import ReadingOrder
@@ -154,6 +156,10 @@ class Pipeline:
     ``large_text.shrink(working) -> small image`` and ``large_text.merge(found, found_small)
     -> [DetectedLine]`` (a half-size look for letters too tall for the detector's view;
     ``large_text=False`` turns it off),
+    ``light_text.needed(working)``, ``.negative(working)`` and ``.merge(found, found_negative)``
+    (a look at the negative of a page with dark ground, for light lettering; its lines are kept
+    after recognition only when ``light_text.keep(text, confidence)``; ``light_text=False`` turns
+    it off),
     ``leftovers(working, [DetectedLine]) -> [DetectedLine]`` (candidates for text the
     detector left out, kept after recognition only when ``leftovers.keep(text, confidence)``;
     ``leftovers=False`` turns the stage off),
@@ -175,6 +181,7 @@ class Pipeline:
         split_gap: float | None = SPLIT_GAP,
         large_text=None,
         label_gap: float | None = LABEL_GAP,
+        light_text=None,
     ):
         self.orientation = orientation
         self.preprocessor = preprocessor
@@ -184,6 +191,7 @@ class Pipeline:
         self.text_scale = text_scale or TextScale()
         self.leftovers = Leftovers() if leftovers is None else leftovers
         self.large_text = LargeText() if large_text is None else large_text
+        self.light_text = LightText() if light_text is None else light_text
         self.split_gap = split_gap
         self.label_gap = label_gap
         self.lang = lang
@@ -296,6 +304,12 @@ class Pipeline:
             for work, detected in zip(going, self._detect_each(going, raise_errors, small), strict=True):
                 if work.error is None:
                     work.detected = self._on_page(work, self.large_text.merge(work.detected, detected))
+        if self.light_text:
+            going = [w for w in works if w.error is None and self.light_text.needed(w.prepared.working)]
+            negatives = [self.light_text.negative(w.prepared.working) for w in going]
+            for work, detected in zip(going, self._detect_each(going, raise_errors, negatives), strict=True):
+                if work.error is None:
+                    work.detected = self._on_page(work, self.light_text.merge(work.detected, detected))
         if self.leftovers:
             _each_page(works, self._add_leftovers, raise_errors)
         _each_page(works, self._in_reading_order, raise_errors)
@@ -378,7 +392,11 @@ class Pipeline:
         )
 
     def _kept(self, det, rec: Recognition) -> bool:
-        return det.found_by != LEFTOVER or self.leftovers.keep(rec.text, rec.confidence)
+        if det.found_by == LEFTOVER:
+            return self.leftovers.keep(rec.text, rec.confidence)
+        if det.found_by == ON_NEGATIVE:
+            return self.light_text.keep(rec.text, rec.confidence)
+        return True
 
     def _lines(self, det, rec: Recognition, crop: np.ndarray, frame: LineFrame | None, geometry: PageGeometry) -> list[Line]:
         """The detected line as read, or several lines where its words lie far apart (``split_gap``)."""

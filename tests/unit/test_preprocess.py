@@ -59,6 +59,14 @@ def test_preprocessor_levels_a_photographed_tilt(skew):
     assert estimate_skew(prep.working) == 0.0
 
 
+def test_a_dark_ground_does_not_set_the_skew():
+    # the banner's outline outweighed the strokes, and this page was deskewed 14.6 degrees
+    from pipeline.pipeline import to_gray
+    from tests.unit.page_samples import dark_banner_page
+
+    assert Preprocessor()(to_gray(dark_banner_page(40)), angle=0).geometry.skew == 0.0
+
+
 def test_blank_page_has_no_skew():
     assert estimate_skew(np.full((500, 400), 240, dtype=np.uint8)) == 0.0
 
