@@ -11,7 +11,8 @@ ends is what ships. The training loop keeps the weights of each of its last vali
 ``training/runs/<model>/snapshots/``; this command averages the last ``--last`` of them (or the
 checkpoint files given with ``--files``), scores the average, each of the shipped weights and the
 last snapshot in one process on the recognizer's own validation sets (training.train_crnn.measure),
-and with ``--export`` writes it to models/ when its score beats the shipped one. BatchNorm statistics
+and with ``--export`` writes it to models/ when its score beats the shipped one. ``--shipped-share 0
+0.5`` also tries the average blended half and half with the shipped weights, and keeps the better. BatchNorm statistics
 are averaged with the weights (the iterates share one data distribution, so their running statistics
 agree to within their noise).
 """
@@ -53,6 +54,14 @@ def average_state_dicts(states: list[dict]) -> dict:
     return out
 
 
+def blend(shipped: dict, average: dict, share: float) -> dict:
+    """``share`` of the shipped weights and the rest of the round's average (counters from the average)."""
+    return {
+        k: (share * shipped[k].float() + (1 - share) * v.float()).to(v.dtype) if v.is_floating_point() else v.clone()
+        for k, v in average.items()
+    }
+
+
 def snapshot_files(run: Path, last: int) -> list[Path]:
     return sorted((run / "snapshots").glob("step-*.pt"))[-last:]
 
@@ -65,6 +74,13 @@ def main() -> None:
     ap.add_argument("--run-dir", type=Path, default=None, help="default: training/runs/crnn_<lang>")
     ap.add_argument("--model-dir", type=Path, default=Path("models"))
     ap.add_argument("--val-size", type=int, default=400)
+    ap.add_argument(
+        "--shipped-share",
+        nargs="*",
+        type=float,
+        default=[0.0],
+        help="also try averages that give the shipped weights this share (e.g. 0 0.5); the best score is chosen",
+    )
     ap.add_argument("--export", action="store_true", help="write the average to models/ if it beats the shipped weights")
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
@@ -80,11 +96,17 @@ def main() -> None:
     device = torch.device("cpu")
     # a run folder that does not exist: build() then loads the shipped weights, not a checkpoint
     charset, shipped, _, shipped_state = build(args.lang, device, args.model_dir, Path("/nonexistent"), 1e-4)
+    round_average = average_state_dicts([s["model"] for s in states])
+    weights = {"shipped": None, "last snapshot": states[-1]["model"]}
+    for share in args.shipped_share:
+        name = f"average of {len(states)}" + (f", shipped {share:g}" if share else "")
+        weights[name] = blend(shipped.state_dict(), round_average, share) if share else round_average
     candidates = {"shipped": shipped}
-    for name, state in (("last snapshot", states[-1]["model"]), (f"average of {len(states)}", None)):
-        _, model, _, _ = build(args.lang, device, args.model_dir, Path("/nonexistent"), 1e-4)
-        model.load_state_dict(state if state is not None else average_state_dicts([s["model"] for s in states]))
-        candidates[name] = model
+    for name, state in weights.items():
+        if state is not None:
+            _, model, _, _ = build(args.lang, device, args.model_dir, Path("/nonexistent"), 1e-4)
+            model.load_state_dict(state)
+            candidates[name] = model
     val = validation_set(args.lang, charset, args.val_size, 32)
     documents = document_validation_set(charset, 32)
     documents_100 = document_validation_set(charset, 32, dpi=100)
@@ -95,7 +117,8 @@ def main() -> None:
         m["pdf_cer_100dpi"] = evaluate(model, documents_100, charset, device, normalize)
         scores[name] = m
         print(f"{name:>16}: " + ", ".join(f"{k} {v:.4f}" for k, v in m.items()), flush=True)
-    best_name = f"average of {len(states)}"
+    averages = [n for n in scores if n.startswith("average")]
+    best_name = min(averages, key=lambda n: scores[n]["score"])
     average, m = candidates[best_name], scores[best_name]
     if m["score"] >= scores["shipped"]["score"]:
         print(f"the average ({m['score']:.4f}) does not beat the shipped weights ({scores['shipped']['score']:.4f})")
@@ -125,7 +148,8 @@ def main() -> None:
         card_path = args.model_dir / f"crnn_{args.lang}.json"
         card = json.loads(card_path.read_text(encoding="utf-8"))
         card["training"]["weight_average"] = {
-            "of": f"the weights of {len(states)} validations of one round, steps {', '.join(map(str, steps))}",
+            "of": f"{best_name}: the weights of {len(states)} validations of one round (steps {', '.join(map(str, steps))})"
+            + (", blended with the weights shipped before" if "shipped" in best_name else ""),
             "chosen_by": "python -m training.average: validation score against the shipped weights, in one process",
         }
         card["metrics"]["debian_pdf_val_cer_100dpi"] = round(m["pdf_cer_100dpi"], 4)

@@ -114,9 +114,11 @@ def test_each_checkpoint_keeps_a_snapshot_of_the_weights_and_only_the_last_ones(
 
 
 def test_averaged_weights_are_the_mean_and_counters_the_last():
-    from training.average import average_state_dicts
+    from training.average import average_state_dicts, blend
 
     a = {"w": torch.tensor([1.0, 2.0]), "n": torch.tensor(5)}
     b = {"w": torch.tensor([3.0, 6.0]), "n": torch.tensor(9)}
     avg = average_state_dicts([a, b])
     assert torch.equal(avg["w"], torch.tensor([2.0, 4.0])) and int(avg["n"]) == 9
+    shipped = {"w": torch.tensor([0.0, 0.0]), "n": torch.tensor(1)}
+    assert torch.equal(blend(shipped, avg, 0.25)["w"], torch.tensor([1.5, 3.0])) and int(blend(shipped, avg, 0.25)["n"]) == 9
