@@ -13,7 +13,14 @@ the negative's gaps between letters and lines can look like strokes.
 
 Pages with no dark ground are not looked at twice: ``needed`` wants a share of the
 page (``min_dark``) darker than ``dark_level`` once blurred to the scale of a line,
-which paper with print on it never is.
+which paper with print on it never is. (A page that is dark all over was already
+turned into its negative by the preprocessor's contrast normalisation; this is for
+light lettering on part of a page.)
+
+Measured 2026-11-30, line H-mean through the whole pipeline: our validation split of
+the scene photos 0.522 -> 0.529, the MSRA-TD500 training photos (seen by the detector
+in training, so only the change says something) 0.540 -> 0.545; our forms, receipts
+and the validation PDFs unchanged (the gate passes over them).
 """
 
 from __future__ import annotations
