@@ -20,6 +20,7 @@ agree to within their noise).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 from pathlib import Path
@@ -100,13 +101,12 @@ def main() -> None:
     weights = {"shipped": None, "last snapshot": states[-1]["model"]}
     for share in args.shipped_share:
         name = f"average of {len(states)}" + (f", shipped {share:g}" if share else "")
-        weights[name] = blend(shipped.state_dict(), round_average, share) if share else round_average
+        weights[name] = blend(shipped.state_dict(), round_average, share)
     candidates = {"shipped": shipped}
     for name, state in weights.items():
         if state is not None:
-            _, model, _, _ = build(args.lang, device, args.model_dir, Path("/nonexistent"), 1e-4)
-            model.load_state_dict(state)
-            candidates[name] = model
+            candidates[name] = copy.deepcopy(shipped)
+            candidates[name].load_state_dict(state)
     val = validation_set(args.lang, charset, args.val_size, 32)
     documents = document_validation_set(charset, 32)
     documents_100 = document_validation_set(charset, 32, dpi=100)
@@ -124,7 +124,7 @@ def main() -> None:
         print(f"the average ({m['score']:.4f}) does not beat the shipped weights ({scores['shipped']['score']:.4f})")
         return
     print(
-        f"the average of steps {steps[0]}..{steps[-1]} beats the shipped weights: {scores['shipped']['score']:.4f} -> {m['score']:.4f}"
+        f"{best_name} (steps {steps[0]}..{steps[-1]}) beats the shipped weights: {scores['shipped']['score']:.4f} -> {m['score']:.4f}"
     )
     if args.export:
         card = read_card(args.model_dir, f"crnn_{args.lang}")

@@ -8,8 +8,9 @@ keeps those seen ``--min-count`` times or more (and every single symbol), and wr
 interpolated absolute-discounting model as an exact back-off table, with its lexicon: the
 words of a spelling dictionary (``--dictionary``, Debian's wamerican, which
 scripts/install_train_fonts.sh installs with the other training-only packages; not its
-abbreviations) and every word of four letters or more the corpora have ``--min-count`` times. The decoding weights in the card are chosen afterwards
-by ``python -m training.tune_decoding --write``; a rebuild keeps the card's current ones.
+abbreviations) and every word of four letters or more the corpora have ``--min-count`` times.
+The decoding weights in the card are chosen afterwards by ``python -m training.tune_decoding
+--write``; a rebuild keeps the card's current ones.
 """
 
 from __future__ import annotations
@@ -26,8 +27,16 @@ from training.corpus import DATA_DIR
 
 CORPORA = ("corpus_en.txt", "corpus_zh.txt", "corpus_zh_tw.txt")
 TABLE = f"{LM_NAME}.npz"
-# a first build's decoding (the shipped card's choice); tune_decoding --write replaces alpha and beta
-DEFAULT_DECODING = {"alpha": 0.15, "beta": 0.5, "beam_width": 8, "sure": 0.98, "second_look": 1.3, "second_look_max_chars": 16}
+# a first build's decoding (the shipped card's choice); tune_decoding --write replaces alpha, beta and the word bonus
+DEFAULT_DECODING = {
+    "alpha": 0.1,
+    "beta": 0.5,
+    "word_bonus": 3.0,
+    "beam_width": 8,
+    "sure": 0.98,
+    "second_look": 1.3,
+    "second_look_max_chars": 16,
+}
 DICTIONARY = Path("/usr/share/dict/words")
 
 

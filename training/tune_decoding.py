@@ -113,10 +113,8 @@ def main() -> None:
     print(f"chosen: alpha {alpha} beta {beta} word bonus {bonus} (mean CER ratio {ratio:.3f})")
     if args.write:
         # the second look's settings (pipeline.recognizer) are the card's own: they need the whole crops
-        card["decoding"] = {
-            **card.get("decoding", {}),
-            **{"alpha": alpha, "beta": beta, "word_bonus": bonus, "beam_width": BEAM_WIDTH, "sure": SURE},
-        }
+        decoding = {"alpha": alpha, "beta": beta, "word_bonus": bonus, "beam_width": BEAM_WIDTH, "sure": SURE}
+        card["decoding"] = {**card.get("decoding", {}), **decoding}
         card["metrics"] = {
             "chosen_by": "python -m training.tune_decoding --write: lowest mean CER ratio to greedy decoding over "
             "our validation split of ../shared/data/train and the validation-only Debian PDFs (int8 recognizer)",
