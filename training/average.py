@@ -36,6 +36,7 @@ from training.train_crnn import (
     document_validation_set,
     evaluate,
     export,
+    marks_validation_set,
     measure,
     real_validation_sets,
     validation_set,
@@ -108,12 +109,13 @@ def main() -> None:
             candidates[name] = copy.deepcopy(shipped)
             candidates[name].load_state_dict(state)
     val = validation_set(args.lang, charset, args.val_size, 32)
+    marks = marks_validation_set(args.lang, charset, args.val_size // 4, 32)
     documents = document_validation_set(charset, 32)
     documents_100 = document_validation_set(charset, 32, dpi=100)
     real_val = real_validation_sets(charset, 32)
     scores = {}
     for name, model in candidates.items():
-        m = measure(model, val, documents, real_val, charset, device)
+        m = measure(model, val, documents, real_val, charset, device, marks)
         m["pdf_cer_100dpi"] = evaluate(model, documents_100, charset, device, normalize)
         scores[name] = m
         print(f"{name:>16}: " + ", ".join(f"{k} {v:.4f}" for k, v in m.items()), flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -103,7 +104,8 @@ def measure_the_start(v: Validation, model: torch.nn.Module, state: dict) -> Non
     without measuring again."""
     if state.get("step", 0) > 0 and not state.get("best_measured"):
         score = v.evaluate()[v.score]
-        log.info("the starting weights score %.4f on this run's validation set (their card said %.4f)", score, state["best"])
+        said = "a figure on another validation set" if math.isinf(state["best"]) else f"{state['best']:.4f}"
+        log.info("the starting weights score %.4f on this run's validation set (their card said %s)", score, said)
         state["best"] = score
         model.train()
     state["best_measured"] = True

@@ -7,8 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline.detector import CtpnDetector, decode_outputs
+from pipeline.detector import CtpnDetector, decode_outputs, photo_like
 from pipeline.models import get_model
+from pipeline.pipeline import to_gray
+from pipeline.preprocess import Preprocessor
+from tests.unit.page_samples import dark_banner_page, street_photo
 
 K = 10
 
@@ -135,3 +138,39 @@ def test_unknown_postprocess_setting_in_the_card_is_a_model_error():
 
     with pytest.raises(ModelError, match="postprocess"):
         CtpnDetector.from_card(get_model("ctpn", "cpu").net, {"postprocess": {"threshold": 0.5}})
+
+
+def test_photos_are_told_from_pages_of_print():
+
+    def working(image):
+        return Preprocessor()(to_gray(image)).working
+
+    assert photo_like(working(street_photo()))
+    page = working(dark_banner_page(64))  # dark ground, but paper and ink: not a photo
+    assert not photo_like(page)
+    assert not photo_like(255 - page)  # nor its negative, which the light-text look detects on
+
+
+def test_photos_start_lines_at_their_own_threshold_and_pages_keep_theirs():
+    net = get_model("ctpn", "cpu").net
+    # strong_score out of reach: every line needs proposals at the threshold that starts lines
+    options = {"score_threshold": 0.3, "fill_threshold": 0.2, "fill_ends": True, "strong_score": 1.5}
+    usual = CtpnDetector.from_card(net, {"postprocess": options})
+    strict = CtpnDetector.from_card(net, {"postprocess": {**options, "photo_score_threshold": 0.7}})
+    as_photo = CtpnDetector.from_card(net, {"postprocess": {**options, "score_threshold": 0.7}})
+    assert strict.photo_score_threshold == 0.7 and usual.photo_score_threshold is None
+    photo = Preprocessor()(to_gray(street_photo())).working
+    page = Preprocessor()(to_gray(dark_banner_page(64))).working
+
+    def boxes(lines):
+        return [tuple(ln.bbox) for ln in lines]
+
+    # a photo is read as the detector at the photo threshold reads it, a page as at the page threshold
+    assert boxes(strict(photo)) == boxes(as_photo(photo)) and strict(photo)
+    blind = CtpnDetector.from_card(net, {"postprocess": {**options, "photo_score_threshold": 1.5}})
+    assert usual(photo) and not blind(photo)  # no proposal reaches 1.5: no line starts on the photo
+    assert boxes(blind(page)) == boxes(usual(page))
+    assert boxes(strict(page)) == boxes(usual(page)) and usual(page)
+    # batched as the pipeline calls it, each image keeps its own profile
+    both = strict.detect_batch([photo, page])
+    assert boxes(both[0]) == boxes(as_photo(photo)) and boxes(both[1]) == boxes(usual(page))

@@ -7,7 +7,16 @@ from core.settings import REPO_ROOT
 from pipeline.detector import CtpnDetector
 from pipeline.models import get_model
 from pipeline.pipeline import get_pipeline
-from training.tune_postprocess import GRID, Outcome, choose, score, scored_pages, with_detector, write_card
+from training.tune_postprocess import (
+    GRID,
+    Outcome,
+    choose,
+    score,
+    scored_pages,
+    with_detector,
+    write_card,
+    write_photo_choice,
+)
 
 
 def test_each_setting_runs_the_whole_pipeline_on_scored_pages():
@@ -32,6 +41,22 @@ def test_the_choice_goes_into_the_card_and_the_detector_reads_it(tmp_path):
     assert card["metrics"]["postprocess_choice"]["pages"].startswith("training.debian_pdfs.VALIDATION_PDFS")
     detector = CtpnDetector.from_card(get_model("ctpn", "cpu", tmp_path).net, card)
     assert detector.fill_threshold == 0.2 and detector.line_options["max_gap"] == 64.0
+
+
+def test_the_photo_threshold_joins_the_page_settings_in_the_card(tmp_path):
+    for name in ("ctpn.json", "ctpn.safetensors"):
+        shutil.copy(REPO_ROOT / "models" / name, tmp_path / name)
+    pages = {"score_threshold": 0.3, "min_overlap": 0.5, "max_gap": 32.0, "fill_threshold": 0.2, "fill_ends": True}
+    write_card(Outcome(pages), tmp_path)
+    write_photo_choice(Outcome({"photo_score_threshold": 0.4}), tmp_path)
+    card = json.loads((tmp_path / "ctpn.json").read_text(encoding="utf-8"))
+    assert card["postprocess"] == {**pages, "photo_score_threshold": 0.4}
+    assert "scene photos" in card["metrics"]["postprocess_choice"]["photos"]["by"]
+    detector = CtpnDetector.from_card(get_model("ctpn", "cpu", tmp_path).net, card)
+    assert detector.photo_score_threshold == 0.4 and detector.score_threshold == 0.3
+    # choosing the page settings again keeps nothing of the old photo choice: it is chosen again after them
+    write_card(Outcome(pages), tmp_path)
+    assert "photo_score_threshold" not in json.loads((tmp_path / "ctpn.json").read_text(encoding="utf-8"))["postprocess"]
 
 
 def test_the_choice_is_the_lowest_cer_that_keeps_the_line_hmean():
