@@ -47,9 +47,12 @@ class LightText:
         blur: int = 31,
         min_confidence: float = 0.8,
         min_chars: int = 2,
+        large: bool = True,
     ):
         self.max_overlap, self.min_dark, self.dark_level, self.blur = max_overlap, min_dark, dark_level, blur
         self.min_confidence, self.min_chars = min_confidence, min_chars
+        # whether the pipeline's large-text looks (pipeline.large_text) also look at the negative
+        self.large = large
 
     def needed(self, working: np.ndarray) -> bool:
         """Whether some of the page is a dark ground (not dark ink: blurred over ``blur`` pixels, print

@@ -21,7 +21,7 @@ from pipeline.charlm import get_decoder
 from pipeline.ctc import line_confidence
 from pipeline.detector import CtpnDetector
 from pipeline.geometry import PageGeometry
-from pipeline.large_text import LargeText
+from pipeline.large_text import LARGE_TEXT_LOOKS
 from pipeline.leftovers import FOUND_BY as LEFTOVER
 from pipeline.leftovers import Leftovers
 from pipeline.light_text import FOUND_BY as ON_NEGATIVE
@@ -153,13 +153,15 @@ class Pipeline:
     ``preprocessor(gray, angle) -> PreparedPage``,
     ``detector(working) -> [DetectedLine]``, ``text_scale([line height]) -> zoom``
     (a zoom above 1 prepares and detects the page again, larger),
-    ``large_text.shrink(working) -> small image`` and ``large_text.merge(found, found_small)
-    -> [DetectedLine]`` (a half-size look for letters too tall for the detector's view;
-    ``large_text=False`` turns it off),
+    ``large_text``: one look or several (default pipeline.large_text.LARGE_TEXT_LOOKS, half
+    then quarter size), each ``shrink(working) -> small image``, ``merge(found, found_small)
+    -> [DetectedLine]`` and ``keep(text, confidence)`` for the lines it marked ``found_by``
+    (looks at a smaller copy for letters too tall for the detector's view; ``large_text=False``
+    turns them off),
     ``light_text.needed(working)``, ``.negative(working)`` and ``.merge(found, found_negative)``
-    (a look at the negative of a page with dark ground, for light lettering; its lines are kept
-    after recognition only when ``light_text.keep(text, confidence)``; ``light_text=False`` turns
-    it off),
+    (a look at the negative of a page with dark ground, for light lettering, also through the
+    large-text looks when ``light_text.large``; its lines are kept after recognition only when
+    ``light_text.keep(text, confidence)``; ``light_text=False`` turns it off),
     ``leftovers(working, [DetectedLine]) -> [DetectedLine]`` (candidates for text the
     detector left out, kept after recognition only when ``leftovers.keep(text, confidence)``;
     ``leftovers=False`` turns the stage off),
@@ -190,7 +192,10 @@ class Pipeline:
         self.reading_order = reading_order or ReadingOrder()
         self.text_scale = text_scale or TextScale()
         self.leftovers = Leftovers() if leftovers is None else leftovers
-        self.large_text = LargeText() if large_text is None else large_text
+        if large_text is None:
+            large_text = LARGE_TEXT_LOOKS
+        # one look or several (smallest last: each adds only what the looks before it left)
+        self.large_text = tuple(large_text) if isinstance(large_text, (list, tuple)) else ((large_text,) if large_text else ())
         self.light_text = LightText() if light_text is None else light_text
         self.split_gap = split_gap
         self.label_gap = label_gap
@@ -298,18 +303,25 @@ class Pipeline:
         again = [w for w in _each_page(works, self._zoom, raise_errors) if w.zoomed]
         for work, detected in zip(again, self._detect_each(again, raise_errors), strict=True):
             work.detected = self._on_page(work, detected)
-        if self.large_text:
+        for look in self.large_text:
             going = [w for w in works if w.error is None]
-            small = [self.large_text.shrink(w.prepared.working) for w in going]
+            small = [look.shrink(w.prepared.working) for w in going]
             for work, detected in zip(going, self._detect_each(going, raise_errors, small), strict=True):
                 if work.error is None:
-                    work.detected = self._on_page(work, self.large_text.merge(work.detected, detected))
+                    work.detected = self._on_page(work, look.merge(work.detected, detected))
         if self.light_text:
             going = [w for w in works if w.error is None and self.light_text.needed(w.prepared.working)]
             negatives = [self.light_text.negative(w.prepared.working) for w in going]
             for work, detected in zip(going, self._detect_each(going, raise_errors, negatives), strict=True):
                 if work.error is None:
                     work.detected = self._on_page(work, self.light_text.merge(work.detected, detected))
+            # light lettering too tall for the full-size look: the large-text looks at the negative
+            for look in self.large_text if self.light_text.large else ():
+                small = [look.shrink(negative) for negative in negatives]
+                for work, detected in zip(going, self._detect_each(going, raise_errors, small), strict=True):
+                    if work.error is None:
+                        tall = look.merge([], detected)  # the look's tall lines, in working pixels
+                        work.detected = self._on_page(work, self.light_text.merge(work.detected, tall))
         if self.leftovers:
             _each_page(works, self._add_leftovers, raise_errors)
         _each_page(works, self._in_reading_order, raise_errors)
@@ -396,6 +408,9 @@ class Pipeline:
             return self.leftovers.keep(rec.text, rec.confidence)
         if det.found_by == ON_NEGATIVE:
             return self.light_text.keep(rec.text, rec.confidence)
+        for look in self.large_text:
+            if det.found_by == look.found_by:
+                return look.keep(rec.text, rec.confidence)
         return True
 
     def _lines(self, det, rec: Recognition, crop: np.ndarray, frame: LineFrame | None, geometry: PageGeometry) -> list[Line]:
