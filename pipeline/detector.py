@@ -8,7 +8,6 @@ constructor with side refinement, and NMS among lines.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from core.errors import ModelError
@@ -17,24 +16,11 @@ from pipeline.ctpn.nms import column_nms, polygon_nms
 from pipeline.ctpn.textline import DetectedLine, build_lines
 from pipeline.nets.spec import CTPN_STRIDE as STRIDE
 from pipeline.nets.spec import input_array
+from pipeline.photo_lines import photo_like
 from pipeline.preprocess import background_level, pad_to_multiple
 from pipeline.runtime import as_network
 
 TEXT = 1  # index of the "text" class in the network's score pair
-# A photograph is mostly mid-tones (walls, skies, skin, shadows); a page of print, scanned, faxed or
-# rendered, is paper and ink. Share of the working image, at a quarter of its size, between these
-# two grey levels above which a page is taken for a photo: on our validation split of the real
-# sets (2026-11-30) forms and receipts reached 0.18 at most, the validation PDFs 0.16 (200 and
-# 100 dpi), while nine in ten scene photos had over 0.54; any cut from 0.25 to 0.4 split them alike.
-PHOTO_MID_TONES = (60, 190)
-PHOTO_MIN_SHARE = 0.3
-
-
-def photo_like(working: np.ndarray) -> bool:
-    """Whether a working image is a photograph rather than a page of print (``PHOTO_MID_TONES``)."""
-    small = cv2.resize(working, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
-    low, high = PHOTO_MID_TONES
-    return float(np.mean((small > low) & (small < high))) >= PHOTO_MIN_SHARE
 
 
 def decode_outputs(

@@ -27,6 +27,7 @@ from pipeline.leftovers import Leftovers
 from pipeline.light_text import FOUND_BY as ON_NEGATIVE
 from pipeline.light_text import LightText
 from pipeline.orientation import OrientationClassifier
+from pipeline.photo_lines import PhotoLines
 from pipeline.preprocess import PreparedPage, Preprocessor, TextScale
 from pipeline.reading_order import ReadingOrder
 from pipeline.recognizer import CrnnRecognizer, LineFrame, Recognition, line_frame, warp_line
@@ -162,6 +163,8 @@ class Pipeline:
     (a look at the negative of a page with dark ground, for light lettering, also through the
     large-text looks when ``light_text.large``; its lines are kept after recognition only when
     ``light_text.keep(text, confidence)``; ``light_text=False`` turns it off),
+    ``photo_lines.applies(working)`` and ``.keep(text, confidence)`` (on a photo, a line is kept
+    only when it reads as text with confidence; ``photo_lines=False`` keeps every line),
     ``leftovers(working, [DetectedLine]) -> [DetectedLine]`` (candidates for text the
     detector left out, kept after recognition only when ``leftovers.keep(text, confidence)``;
     ``leftovers=False`` turns the stage off),
@@ -184,6 +187,7 @@ class Pipeline:
         large_text=None,
         label_gap: float | None = LABEL_GAP,
         light_text=None,
+        photo_lines=None,
     ):
         self.orientation = orientation
         self.preprocessor = preprocessor
@@ -197,6 +201,7 @@ class Pipeline:
         # one look or several (smallest last: each adds only what the looks before it left)
         self.large_text = tuple(large_text) if isinstance(large_text, (list, tuple)) else ((large_text,) if large_text else ())
         self.light_text = LightText() if light_text is None else light_text
+        self.photo_lines = PhotoLines() if photo_lines is None else photo_lines
         self.split_gap = split_gap
         self.label_gap = label_gap
         self.lang = lang
@@ -381,9 +386,10 @@ class Pipeline:
     def _assemble(self, work: _PageWork) -> Page:
         geometry = work.prepared.geometry
         detected, recognitions, crops, frames = work.detected, work.recognitions, work.crops, work.frames
+        photo = bool(self.photo_lines) and bool(detected) and self.photo_lines.applies(work.prepared.working)
         blocks = []
         for group in work.groups:
-            group = [i for i in group if recognitions[i].text.strip() and self._kept(detected[i], recognitions[i])]
+            group = [i for i in group if recognitions[i].text.strip() and self._kept(detected[i], recognitions[i], photo)]
             lines = [line for i in group for line in self._lines(detected[i], recognitions[i], crops[i], frames[i], geometry)]
             if lines:
                 x0, y0 = np.min([detected[i].bbox[:2] for i in group], axis=0)
@@ -403,15 +409,14 @@ class Pipeline:
             warnings=[] if blocks else [NO_TEXT],
         )
 
-    def _kept(self, det, rec: Recognition) -> bool:
+    def _kept(self, det, rec: Recognition, photo: bool = False) -> bool:
         if det.found_by == LEFTOVER:
-            return self.leftovers.keep(rec.text, rec.confidence)
-        if det.found_by == ON_NEGATIVE:
-            return self.light_text.keep(rec.text, rec.confidence)
-        for look in self.large_text:
-            if det.found_by == look.found_by:
-                return look.keep(rec.text, rec.confidence)
-        return True
+            kept = self.leftovers.keep(rec.text, rec.confidence)
+        elif det.found_by == ON_NEGATIVE:
+            kept = self.light_text.keep(rec.text, rec.confidence)
+        else:
+            kept = all(look.keep(rec.text, rec.confidence) for look in self.large_text if det.found_by == look.found_by)
+        return kept and (not photo or self.photo_lines.keep(rec.text, rec.confidence))
 
     def _lines(self, det, rec: Recognition, crop: np.ndarray, frame: LineFrame | None, geometry: PageGeometry) -> list[Line]:
         """The detected line as read, or several lines where its words lie far apart (``split_gap``)."""

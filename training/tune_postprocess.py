@@ -13,7 +13,7 @@ pipeline (shipped recognizer included) over the validation-only Debian PDFs
 debian-reference) with each setting of GRID and scores pages as the benchmark
 does. ``--write`` puts the lowest-CER setting in the card's ``postprocess``, with the
 text probability at which lines may start on photos (``photo_score_threshold``,
-pipeline.detector.photo_like) chosen by line H-mean on our validation split of the
+pipeline.photo_lines.photo_like) chosen by line H-mean on our validation split of the
 real scene photos (training.real_data; never MSRA-TD500's test photos).
 """
 
@@ -48,7 +48,7 @@ GRID = [
 # fill_ends at 0.15 read 0.1 points better than at 0.2 but cost 0.06 of H-mean).
 HMEAN_SLACK = 0.01
 DPI = 200  # the platform's default PDF resolution (Settings.pdf_dpi)
-# Text probability at which lines may start on photos (pipeline.detector.photo_like), chosen by line
+# Text probability at which lines may start on photos (pipeline.photo_lines.photo_like), chosen by line
 # H-mean on our validation split of the scene photos; 0.3 is what the pages chose on 2026-11-30.
 PHOTO_THRESHOLDS = (0.3, 0.4, 0.5, 0.6)
 
@@ -184,7 +184,7 @@ def write_photo_choice(photo: Outcome, model_dir: Path) -> Path:
     card["postprocess"] = {**card.get("postprocess", {}), **photo.options}
     card.setdefault("metrics", {}).setdefault("postprocess_choice", {})["photos"] = {
         "by": "python -m training.tune_postprocess: line H-mean through the pipeline on our validation split "
-        "of the real scene photos (pipeline.detector.photo_like pages)",
+        "of the real scene photos (pipeline.photo_lines.photo_like pages)",
         "hmean": round(photo.detection.hmean, 4),
         "precision": round(photo.detection.precision, 4),
         "recall": round(photo.detection.recall, 4),

@@ -7,8 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline.detector import CtpnDetector, decode_outputs, photo_like
+from pipeline.detector import CtpnDetector, decode_outputs
 from pipeline.models import get_model
+from pipeline.photo_lines import photo_like
 from pipeline.pipeline import to_gray
 from pipeline.preprocess import Preprocessor
 from tests.unit.page_samples import dark_banner_page, street_photo

@@ -182,3 +182,40 @@ def test_detection_picture_outlines_the_lines():
     assert picture.getpixel((100, 20)) == (220, 30, 30)  # on the top edge
     assert picture.getpixel((100, 40)) == (255, 255, 255)  # inside stays as it was
     assert img.getpixel((100, 20)) == (255, 255, 255)  # the input is not drawn on
+
+
+class ReadsByWidth:
+    """Reads crops at least ``wide`` pixels wide as ``text`` with ``confidence``; narrower ones as
+    a character or two at low confidence, as the detector's junk in a photo reads."""
+
+    def __init__(self, wide, reading, junk):
+        self.wide, self.reading, self.junk = wide, reading, junk
+
+    def __call__(self, crops):
+        out = []
+        for c in crops:
+            text, confidence = self.reading if c.shape[1] >= self.wide else self.junk
+            out.append(Recognition(text, confidence, [confidence] * len(text)))
+        return out
+
+
+@pytest.mark.parametrize("junk", [("l1", 0.3), ("I", 0.95)])
+def test_a_photos_lines_are_kept_only_when_they_read_as_text_and_a_pages_all_are(junk):
+    from pipeline.photo_lines import PhotoLines
+    from tests.unit.page_samples import street_photo
+
+    lines = [quad(300, 420, 1000, 500), quad(60, 700, 200, 730)]  # the sign, and a stretch of railing
+    reader = ReadsByWidth(400, ("OPEN DAILY", 0.9), junk)
+    stages = dict(leftovers=False, large_text=False, light_text=False)
+
+    def texts(image, **options):
+        pipe = Pipeline(FixedOrientation(0, 1.0), Preprocessor(deskew=False), FixedDetector(lines), reader, **stages, **options)
+        return [ln.text for ln in pipe.run_page(image).lines]
+
+    photo = np.asarray(street_photo().convert("L"))
+    page = np.full(photo.shape, 245, np.uint8)  # paper: every line the detector found is kept
+    assert PhotoLines.applies(photo) and not PhotoLines.applies(page)
+    assert texts(photo) == ["OPEN DAILY"]
+    assert texts(page) == ["OPEN DAILY", junk[0]]
+    assert texts(photo, photo_lines=False) == ["OPEN DAILY", junk[0]]
+    assert PhotoLines().keep("OPEN", 0.5) and not PhotoLines().keep("OPEN", 0.49) and not PhotoLines().keep("I.", 0.99)
