@@ -130,7 +130,15 @@ def main() -> None:
     )
     if args.export:
         card = read_card(args.model_dir, f"crnn_{args.lang}")
+        # the round's own settings where its checkpoint kept them, else those of the shipped card
+        last = load_state(run / "last.pt") or {}
         trained = card.get("training", {})
+        if "round" in last:
+            trained = {
+                **last["round"],
+                "real_excluded": last["round"]["real_exclude"],
+                "real_repeat": dict(last["round"]["real_repeat"]),
+            }
         export_args = argparse.Namespace(
             batch_size=trained.get("batch_size", 32),
             lr=trained.get("lr"),
@@ -140,11 +148,13 @@ def main() -> None:
             scene_words=trained.get("scene_words"),
             underline=trained.get("underline"),
             marks=trained.get("marks"),
+            distill=trained.get("distill", 0.0),
             real_exclude=trained.get("real_excluded", []),
             real_repeat=list(trained.get("real_repeat", {}).items()),
             val_size=args.val_size,
         )
-        counters = states[-1] if "lines" in states[-1] else shipped_state  # a full checkpoint knows the round's totals
+        # a full checkpoint knows the round's totals; snapshots hold weights only
+        counters = states[-1] if "lines" in states[-1] else (last if "lines" in last else shipped_state)
         state = {"step": steps[-1], "lines": counters.get("lines", 0), "seconds": counters.get("seconds", 0)}
         export(average, f"charset_{args.lang}.txt", args.lang, args.model_dir, state, m, export_args)
         card_path = args.model_dir / f"crnn_{args.lang}.json"
