@@ -27,6 +27,7 @@ from pipeline.nets.crnn import STRIDE, CrnnConfig, CrnnNet
 from pipeline.recognizer import crop_line
 from pipeline.weights import read_card, save_model
 from training.checkpoints import load_state, save_state
+from training.corpus import DATA_DIR
 from training.debian_pdfs import validation_pages
 from training.line_data import LineBatches, LineSampler, make_batch
 from training.loop import Validation, batches, fit, resume, setup, shipped_or_fresh
@@ -140,15 +141,15 @@ def real_validation_sets(charset: Charset, batch_size: int) -> dict[str, list[di
     return {k: _batched(v, charset, batch_size) for k, v in groups.items() if v}
 
 
-def validation_set(lang: str, charset: Charset, size: int, batch_size: int) -> list[dict]:
-    sampler = LineSampler(lang, charset, seed=987_654)  # disjoint from the training seeds
+def validation_set(lang: str, charset: Charset, size: int, batch_size: int, data_dir: Path = DATA_DIR) -> list[dict]:
+    sampler = LineSampler(lang, charset, seed=987_654, data_dir=data_dir)  # disjoint from the training seeds
     return _batched([sampler.sample() for _ in range(size)], charset, batch_size)
 
 
-def marks_validation_set(lang: str, charset: Charset, size: int, batch_size: int) -> list[dict]:
+def marks_validation_set(lang: str, charset: Charset, size: int, batch_size: int, data_dir: Path = DATA_DIR) -> list[dict]:
     """Synthetic lines that each carry a dash list marker or a code token (``--marks``), drawn
     apart from ``validation_set`` so that its lines stay as they were."""
-    sampler = LineSampler(lang, charset, seed=987_655, marks=1.0)
+    sampler = LineSampler(lang, charset, seed=987_655, marks=1.0, data_dir=data_dir)
     return _batched([sampler.sample() for _ in range(size)], charset, batch_size)
 
 

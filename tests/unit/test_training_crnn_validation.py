@@ -19,13 +19,19 @@ def test_document_lines_are_cut_like_detected_lines_and_read_by_the_shipped_mode
     assert evaluate(model.net, batches[:3], model.charset, torch.device("cpu"), normalize) < 0.05
 
 
-def test_marked_validation_lines_are_apart_from_the_plain_ones_and_the_same_each_time():
+def test_marked_validation_lines_are_apart_from_the_plain_ones_and_the_same_each_time(tmp_path):
     from training.train_crnn import marks_validation_set, validation_set
 
+    corpus = "Filter Plug Length 84 mm\nTotal Cigt. Wt.\nThe package is installed\nsee the manual page\n"
+    (tmp_path / "corpus_en.txt").write_text(corpus * 20, encoding="utf-8")
     charset = get_model("crnn_mix", "cpu").charset
-    marked = [t for b in marks_validation_set("mix", charset, 24, 8) for t in b["texts"]]
-    assert marked == [t for b in marks_validation_set("mix", charset, 24, 8) for t in b["texts"]]
-    plain = {t for b in validation_set("mix", charset, 24, 8) for t in b["texts"]}
+
+    def texts(sets):
+        return [t for b in sets for t in b["texts"]]
+
+    marked = texts(marks_validation_set("en", charset, 24, 8, tmp_path))
+    assert marked == texts(marks_validation_set("en", charset, 24, 8, tmp_path))
+    plain = set(texts(validation_set("en", charset, 24, 8, tmp_path)))
     assert len(marked) == 24 and not plain & set(marked)
     # each carries a dash list marker or a code token (training.typography.list_and_code_marks)
     assert sum(t[0] in "–—-" for t in marked) >= 4
