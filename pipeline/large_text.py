@@ -52,7 +52,8 @@ class LargeText:
         self.scale, self.min_height, self.max_overlap = scale, min_height, max_overlap
         # with min_confidence, the lines this look adds are kept only when they read as text (``keep``)
         self.min_confidence, self.min_chars = min_confidence, min_chars
-        self.found_by = f"shrunk {scale:g}" if min_confidence is not None else "detector"
+        # the mark on the lines it adds (None: they stay the detector's, kept as any of its lines)
+        self.found_by = f"shrunk {scale:g}" if min_confidence is not None else None
 
     def keep(self, text: str, confidence: float) -> bool:
         """Whether a line this look added reads as text: letters, digits or CJK, confidently."""
@@ -80,7 +81,7 @@ class LargeText:
                 smaller = np.minimum(box_areas(box), box_areas(boxes))
                 if (intersection_matrix(box, boxes)[0] > self.max_overlap * smaller).any():
                     continue
-            added.append(replace(big, found_by=self.found_by))
+            added.append(replace(big, found_by=self.found_by) if self.found_by else big)
             boxes.append(box)
         return found + added
 

@@ -141,16 +141,17 @@ def real_validation_sets(charset: Charset, batch_size: int) -> dict[str, list[di
     return {k: _batched(v, charset, batch_size) for k, v in groups.items() if v}
 
 
-def validation_set(lang: str, charset: Charset, size: int, batch_size: int, data_dir: Path = DATA_DIR) -> list[dict]:
-    sampler = LineSampler(lang, charset, seed=987_654, data_dir=data_dir)  # disjoint from the training seeds
+def validation_set(
+    lang: str, charset: Charset, size: int, batch_size: int, data_dir: Path = DATA_DIR, seed: int = 987_654, marks: float = 0.0
+) -> list[dict]:
+    sampler = LineSampler(lang, charset, seed=seed, marks=marks, data_dir=data_dir)  # seeds disjoint from training's
     return _batched([sampler.sample() for _ in range(size)], charset, batch_size)
 
 
 def marks_validation_set(lang: str, charset: Charset, size: int, batch_size: int, data_dir: Path = DATA_DIR) -> list[dict]:
     """Synthetic lines that each carry a dash list marker or a code token (``--marks``), drawn
     apart from ``validation_set`` so that its lines stay as they were."""
-    sampler = LineSampler(lang, charset, seed=987_655, marks=1.0, data_dir=data_dir)
-    return _batched([sampler.sample() for _ in range(size)], charset, batch_size)
+    return validation_set(lang, charset, size, batch_size, data_dir, seed=987_655, marks=1.0)
 
 
 def document_validation_set(charset: Charset, batch_size: int, dpi: int = 200) -> list[dict]:

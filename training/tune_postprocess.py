@@ -162,9 +162,20 @@ def choose(outcomes: list[Outcome]) -> Outcome:
     return min((o for o in outcomes if o.detection.hmean >= top - HMEAN_SLACK), key=lambda o: o.cer.cer)
 
 
-def write_card(best: Outcome, model_dir: Path) -> Path:
+def _rewrite_card(model_dir: Path, change) -> Path:
+    """models/ctpn.json after ``change(card)`` has edited it in place."""
     path = Path(model_dir) / "ctpn.json"
     card = read_card(path.parent, "ctpn")
+    change(card)
+    path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def write_card(best: Outcome, model_dir: Path) -> Path:
+    return _rewrite_card(model_dir, lambda card: _page_choice(card, best))
+
+
+def _page_choice(card: dict, best: Outcome) -> None:
     card["postprocess"] = best.options
     card.setdefault("metrics", {})["postprocess_choice"] = {
         "by": "python -m training.tune_postprocess --write: lowest page CER through the pipeline "
@@ -173,14 +184,14 @@ def write_card(best: Outcome, model_dir: Path) -> Path:
         "page_cer": round(best.cer.cer, 4),
         "hmean": round(best.detection.hmean, 4),
     }
-    path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
 
 
 def write_photo_choice(photo: Outcome, model_dir: Path) -> Path:
     """``photo``'s threshold into the card's ``postprocess``, the pages' settings as they are."""
-    path = Path(model_dir) / "ctpn.json"
-    card = read_card(path.parent, "ctpn")
+    return _rewrite_card(model_dir, lambda card: _photo_choice(card, photo))
+
+
+def _photo_choice(card: dict, photo: Outcome) -> None:
     card["postprocess"] = {**card.get("postprocess", {}), **photo.options}
     card.setdefault("metrics", {}).setdefault("postprocess_choice", {})["photos"] = {
         "by": "python -m training.tune_postprocess: line H-mean through the pipeline on our validation split "
@@ -189,8 +200,6 @@ def write_photo_choice(photo: Outcome, model_dir: Path) -> Path:
         "precision": round(photo.detection.precision, 4),
         "recall": round(photo.detection.recall, 4),
     }
-    path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
 
 
 if __name__ == "__main__":
